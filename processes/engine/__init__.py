@@ -1,0 +1,1 @@
+"""The deferred engine: graphs of operations evaluated per tile or region. Knows nothing of HTTP."""

@@ -1,0 +1,94 @@
+"""Evaluate graphs on one output grid (a tile, or one chunk of a region).
+
+Planning sums halos along chains: a node is computed on the output grid widened by the halos of
+every operation between it and the root, so sources are read exactly once per evaluation with the
+margin their consumers need, and the cropped result of a tile equals the same pixels of a
+one-piece evaluation. Results are dropped as soon as their last consumer has used them.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Callable, Sequence
+
+from ..ops import Raster
+from .errors import GraphError
+from .graph import CollectionNode, Node, ProcessNode
+from .grid import Grid
+from .sources import Collection
+
+Lookup = Callable[[str], Collection]
+
+
+def margins(roots: Sequence[Node]) -> dict[Node, int]:
+    """Pixels of halo each node must be computed with (the largest any consumer needs)."""
+    need: dict[Node, int] = {}
+
+    def walk(node: Node, m: int) -> None:
+        if need.get(node, -1) >= m:
+            return
+        need[node] = m
+        if isinstance(node, ProcessNode):
+            h = node.op.halo(node.params)
+            for _, child in node.inputs:
+                walk(child, m + h)
+
+    for r in roots:
+        walk(r, 0)
+    return need
+
+
+def consumers(roots: Sequence[Node]) -> Counter:
+    count: Counter = Counter()
+    seen: set[Node] = set()
+
+    def walk(node: Node) -> None:
+        if node in seen:
+            return
+        seen.add(node)
+        if isinstance(node, ProcessNode):
+            for _, child in node.inputs:
+                count[child] += 1
+                walk(child)
+
+    for r in roots:
+        count[r] += 1
+        walk(r)
+    return count
+
+
+def evaluate(roots: Sequence[Node], grid: Grid, lookup: Lookup) -> list[Raster]:
+    """Rasters of each root on `grid`, sharing every common sub-graph."""
+    need = margins(roots)
+    left = consumers(roots)
+    done: dict[Node, object] = {}
+
+    def take(node: Node, margin: int, series: bool):
+        if node not in done:
+            done[node] = compute(node, series)
+        value = done[node]
+        left[node] -= 1
+        if left[node] <= 0:
+            del done[node]
+        extra = need[node] - margin
+        if isinstance(value, tuple):
+            return tuple(r.crop(extra) for r in value)
+        return value.crop(extra)
+
+    def compute(node: Node, series: bool):
+        g = grid.expand(need[node])
+        if isinstance(node, CollectionNode):
+            coll = lookup(node.collection)
+            if series:
+                return coll.read_series(g, node.bands, node.datetime)
+            return coll.read(g, node.bands, node.datetime)
+        op = node.op
+        inner = need[node] + op.halo(node.params)
+        args = {name: take(child, inner, op.inputs[name].kind == "series") for name, child in node.inputs}
+        out = op.kernel(args, node.params)
+        h = inner - need[node]
+        if out.shape != (g.height + 2 * h, g.width + 2 * h):
+            raise GraphError(f"operation returned shape {out.shape}, expected its input's shape", node.process)
+        return out.crop(h)
+
+    results = [take(r, 0, False) for r in roots]
+    return results

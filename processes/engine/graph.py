@@ -1,0 +1,199 @@
+"""Workflow graphs: parse an OGC API Processes (Part 3 nested) execution request into nodes,
+check it against the operation registry and the collections, and give it a stable identity.
+
+A node is either a collection reference or a process with raster inputs and parameters. Nodes are
+frozen and hashable: equal sub-graphs are the same dictionary key, so the evaluator computes each
+once; the canonical JSON hash names deferred result collections and keys the tile cache.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Union
+
+from pydantic import ValidationError
+
+from ..ops import REGISTRY, Operation, Params
+from .errors import GraphError, UnknownCollection, UnknownProcess
+from .sources import Collection
+
+MAX_DEPTH = 32
+MAX_NODES = 256
+
+
+@dataclass(frozen=True)
+class CollectionNode:
+    collection: str
+    bands: tuple[str, ...] | None = None
+    datetime: str | None = None
+
+
+@dataclass(frozen=True)
+class ProcessNode:
+    process: str
+    inputs: tuple[tuple[str, "Node"], ...]
+    params: Params
+
+    @property
+    def op(self) -> Operation:
+        return REGISTRY[self.process]
+
+    def input(self, name: str) -> "Node":
+        return dict(self.inputs)[name]
+
+
+Node = Union[CollectionNode, ProcessNode]
+# Resolves a collection id to what the engine can read, or to the graph of a virtual collection.
+Resolver = Callable[[str], Union[Collection, Node]]
+
+
+def last_segment(ref: str, kind: str) -> str:
+    """'http://host/x/collections/dem' or 'dem' -> 'dem'. Never fetched: references are local ids."""
+    ref = ref.split("?", 1)[0].rstrip("/")
+    marker = f"/{kind}/"
+    if marker in ref:
+        return ref.rsplit(marker, 1)[1].split("/", 1)[0]
+    if "/" in ref or ":" in ref:
+        raise GraphError(f"'{ref}' is not a reference to a local {kind[:-1]} (remote {kind} are not fetched)")
+    return ref
+
+
+def parse_process(process_id: str, inputs: Mapping[str, Any], resolve: Resolver, path: str = "") -> ProcessNode:
+    """Build a ProcessNode from a process id and its execution `inputs`, validating everything."""
+    counter = [0]
+    return _process(process_id, inputs, resolve, path or process_id, 0, counter)
+
+
+def _process(pid: str, inputs: Any, resolve: Resolver, path: str, depth: int, counter: list[int]) -> ProcessNode:
+    counter[0] += 1
+    if depth > MAX_DEPTH or counter[0] > MAX_NODES:
+        raise GraphError(f"graph deeper than {MAX_DEPTH} or larger than {MAX_NODES} nodes", path)
+    op = REGISTRY.get(pid)
+    if op is None:
+        raise UnknownProcess(f"unknown process '{pid}'", path)
+    if not isinstance(inputs, Mapping):
+        raise GraphError("'inputs' must be an object", path)
+    raster_inputs: dict[str, Node] = {}
+    params: dict[str, Any] = {}
+    for name, value in inputs.items():
+        where = f"{path}.inputs.{name}"
+        if name in op.inputs:
+            raster_inputs[name] = _node(value, resolve, where, depth + 1, counter)
+        else:
+            params[name] = _literal(value)
+    missing = [n for n in op.inputs if n not in raster_inputs]
+    if missing:
+        raise GraphError(f"missing input(s) {', '.join(missing)}", path)
+    try:
+        p = op.params(**params)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        raise GraphError(f"{err['msg']}", f"{path}.inputs.{loc}" if loc else path) from None
+    node = ProcessNode(pid, tuple(sorted(raster_inputs.items())), p)
+    check_types(node, resolve, path)
+    return node
+
+
+def _literal(value: Any) -> Any:
+    """OGC allows {"value": x} or {"qualifiedValue"...}: unwrap the plain value form."""
+    if isinstance(value, Mapping) and set(value) == {"value"}:
+        return value["value"]
+    return value
+
+
+def _node(value: Any, resolve: Resolver, path: str, depth: int, counter: list[int]) -> Node:
+    if isinstance(value, Mapping) and "process" in value:
+        pid = last_segment(str(value["process"]), "processes")
+        return _process(pid, value.get("inputs", {}), resolve, path, depth, counter)
+    if isinstance(value, Mapping) and ("collection" in value or "href" in value):
+        ref = value.get("collection") or value.get("href")
+        cid = last_segment(str(ref), "collections")
+        target = _resolve(resolve, cid, path)
+        if not isinstance(target, Collection):
+            return target  # a virtual collection: inline its graph
+        bands = value.get("bands") or value.get("properties")
+        if bands is not None:
+            if isinstance(bands, str):
+                bands = [b.strip() for b in bands.split(",") if b.strip()]
+            if not isinstance(bands, list) or not all(isinstance(b, str) for b in bands):
+                raise GraphError("'bands' must be a list of band names", path)
+            unknown = [b for b in bands if b not in target.band_names]
+            if unknown:
+                raise GraphError(f"band(s) {unknown} not in collection '{cid}' (has {list(target.band_names)})", path)
+            bands = tuple(bands)
+        dt = value.get("datetime")
+        if dt is not None and not isinstance(dt, str):
+            raise GraphError("'datetime' must be an ISO 8601 instant or interval string", path)
+        return CollectionNode(cid, bands, dt)
+    raise GraphError("expected a raster input: {\"collection\": ...} or {\"process\": ..., \"inputs\": ...}", path)
+
+
+def _resolve(resolve: Resolver, cid: str, path: str) -> Collection | Node:
+    try:
+        return resolve(cid)
+    except (KeyError, UnknownCollection):
+        raise UnknownCollection(f"unknown collection '{cid}'", path) from None
+
+
+def output_bands(node: Node, resolve: Resolver) -> tuple[str, ...]:
+    if isinstance(node, CollectionNode):
+        target = resolve(node.collection)
+        return node.bands or (target.band_names if isinstance(target, Collection) else output_bands(target, resolve))
+    bands_in = {name: output_bands(child, resolve) for name, child in node.inputs}
+    return node.op.bands_out(bands_in, node.params)
+
+
+def is_series(node: Node, resolve: Resolver) -> bool:
+    if isinstance(node, CollectionNode):
+        target = resolve(node.collection)
+        return isinstance(target, Collection) and target.is_series
+    return False
+
+
+def check_types(node: ProcessNode, resolve: Resolver, path: str) -> None:
+    """Input kinds and band counts must fit the operation; ops may add their own checks."""
+    op = node.op
+    bands_in: dict[str, tuple[str, ...]] = {}
+    for name, child in node.inputs:
+        spec = op.inputs[name]
+        if spec.kind == "series" and not is_series(child, resolve):
+            raise GraphError(f"input '{name}' must be a time series collection, got a single raster", f"{path}.inputs.{name}")
+        bands = output_bands(child, resolve)
+        if spec.bands is not None and len(bands) != spec.bands:
+            raise GraphError(f"input '{name}' needs {spec.bands} band(s), got {len(bands)} {list(bands)}", f"{path}.inputs.{name}")
+        bands_in[name] = bands
+    if op.check is not None:
+        try:
+            op.check(bands_in, node.params)
+        except ValueError as e:
+            raise GraphError(str(e), path) from None
+
+
+def canonical(node: Node) -> dict[str, Any]:
+    """Canonical JSON form: defaults filled in, inputs sorted, references by id."""
+    if isinstance(node, CollectionNode):
+        out: dict[str, Any] = {"collection": node.collection}
+        if node.bands:
+            out["bands"] = list(node.bands)
+        if node.datetime:
+            out["datetime"] = node.datetime
+        return out
+    inputs: dict[str, Any] = node.params.model_dump(mode="json")
+    inputs.update({name: canonical(child) for name, child in node.inputs})
+    return {"process": node.process, "inputs": inputs}
+
+
+def graph_hash(node: Node, versions: Mapping[str, str] | None = None) -> str:
+    """Stable id of a graph: the same request gives the same id, in every process and restart."""
+    text = json.dumps(canonical(node), sort_keys=True, separators=(",", ":"))
+    if versions:
+        text += json.dumps(dict(sorted(versions.items())), separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def collections_of(node: Node) -> set[str]:
+    if isinstance(node, CollectionNode):
+        return {node.collection}
+    return set().union(*(collections_of(c) for _, c in node.inputs)) if node.inputs else set()

@@ -1,0 +1,240 @@
+"""Read any grid out of a (Cloud Optimized) GeoTIFF: the engine's only raster I/O.
+
+One plain windowed read of the overview level that fits the output resolution, then index
+gathers. When source and output CRS are both lon/lat or Web Mercator the mapping is separable
+(column depends on x only, row on y only) and exact; otherwise the source position of each output
+pixel is transformed on a coarse grid and interpolated. The value of an output pixel depends only
+on its own coordinates, so tiles evaluated apart are seamless by construction. Dataset handles are
+kept open per thread (GDAL handles are not thread-safe) so GDAL's block cache is reused.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+import rasterio
+from pyproj import Transformer
+from rasterio.windows import Window
+
+from .grid import Grid, crs_of
+
+Resampling = Literal["nearest", "bilinear"]
+_SEPARABLE = {4326, 3857}
+_COARSE_STEP = 16
+_local = threading.local()
+
+
+@dataclass(frozen=True)
+class Level:
+    """One resolution level of a dataset (0 = full resolution)."""
+
+    index: int  # -1 for the full-resolution dataset, else GDAL's overview index
+    width: int
+    height: int
+    transform: tuple[float, float, float, float, float, float]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    crs: str
+    count: int
+    dtype: str
+    nodata: float | None
+    band_names: tuple[str, ...]
+    levels: tuple[Level, ...]  # finest first
+    per_dataset_mask: bool
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        lv = self.levels[0]
+        a, _, c, _, e, f = lv.transform
+        return c, f + e * lv.height, c + a * lv.width, f
+
+
+def _open(href: str, level: int) -> rasterio.DatasetReader:
+    cache: OrderedDict = getattr(_local, "handles", None) or OrderedDict()
+    _local.handles = cache
+    key = (href, level)
+    ds = cache.get(key)
+    if ds is None:
+        ds = rasterio.open(href) if level < 0 else rasterio.open(href, overview_level=level)
+        cache[key] = ds
+        if len(cache) > 64:
+            cache.popitem(last=False)[1].close()
+    else:
+        cache.move_to_end(key)
+    return ds
+
+
+@lru_cache(maxsize=256)
+def dataset_info(href: str) -> DatasetInfo:
+    """Metadata of a dataset and of each of its overview levels (read once per process)."""
+    with rasterio.open(href) as ds:
+        t = ds.transform
+        if t.b != 0 or t.d != 0 or t.e >= 0:
+            raise ValueError(f"{href}: only north-up rasters are supported")
+        names = tuple(d or f"b{i + 1}" for i, d in enumerate(ds.descriptions))
+        levels = [Level(-1, ds.width, ds.height, tuple(t)[:6])]
+        for i, f in enumerate(ds.overviews(1)):
+            w, h = math.ceil(ds.width / f), math.ceil(ds.height / f)
+            levels.append(Level(i, w, h, (t.a * ds.width / w, 0.0, t.c, 0.0, t.e * ds.height / h, t.f)))
+        flags = ds.mask_flag_enums[0]
+        per_dataset = any(f.name == "per_dataset" for f in flags) and ds.nodata is None
+        return DatasetInfo(ds.crs.to_string(), ds.count, ds.dtypes[0], ds.nodata, names, tuple(levels), per_dataset)
+
+
+def choose_level(info: DatasetInfo, grid: Grid) -> Level:
+    """The coarsest level whose pixels are not coarser than the output's (Earth Engine's rule)."""
+    need = _needed_resolution(info, grid)
+    best = info.levels[0]
+    for lv in info.levels[1:]:
+        if lv.transform[0] <= need * 1.0001:
+            best = lv
+    return best
+
+
+def _needed_resolution(info: DatasetInfo, grid: Grid) -> float:
+    """Output pixel size expressed in source x units, measured across the grid's middle row."""
+    xs = grid.xs()
+    y = float(grid.ys()[grid.height // 2])
+    tr = _transformer(grid.crs, info.crs)
+    sx, _ = tr.transform(np.array([xs[0], xs[-1]]), np.array([y, y]))
+    if not np.all(np.isfinite(sx)) or grid.width < 2:
+        return info.levels[0].transform[0]
+    return abs(float(sx[1] - sx[0])) / (grid.width - 1)
+
+
+@lru_cache(maxsize=64)
+def _transformer(src: str, dst: str) -> Transformer:
+    return Transformer.from_crs(crs_of(src), crs_of(dst), always_xy=True)
+
+
+@lru_cache(maxsize=64)
+def _lonlat_or_mercator(text: str) -> bool:
+    """WGS84 lon/lat (EPSG:4326, OGC:CRS84) or Web Mercator: x depends on lon only, y on lat only."""
+    c = crs_of(text)
+    if c.to_epsg() in _SEPARABLE:
+        return True
+    return c.is_geographic and c.ellipsoid is not None and c.ellipsoid.name == "WGS 84" and len(c.axis_info) == 2
+
+
+def _separable(a: str, b: str) -> bool:
+    return a == b or (_lonlat_or_mercator(a) and _lonlat_or_mercator(b))
+
+
+def source_pixels(info: DatasetInfo, level: Level, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Continuous source pixel coordinates (u = column, v = row) of every output pixel centre.
+
+    Separable case: u has shape (1, W) and v (H, 1); otherwise both are (H, W).
+    """
+    a, _, c, _, e, f = level.transform
+    tr = _transformer(grid.crs, info.crs)
+    xs, ys = grid.xs(), grid.ys()
+    if _separable(grid.crs, info.crs):
+        y_mid = np.full_like(xs, ys[len(ys) // 2])
+        x_mid = np.full_like(ys, xs[len(xs) // 2])
+        sx, _ = tr.transform(xs, y_mid)
+        _, sy = tr.transform(x_mid, ys)
+        return ((np.asarray(sx) - c) / a)[None, :], ((np.asarray(sy) - f) / e)[:, None]
+    cols = np.unique(np.r_[np.arange(0, grid.width, _COARSE_STEP), grid.width - 1])
+    rows = np.unique(np.r_[np.arange(0, grid.height, _COARSE_STEP), grid.height - 1])
+    gx, gy = np.meshgrid(xs[cols], ys[rows])
+    sx, sy = tr.transform(gx, gy)
+    u_c, v_c = (np.asarray(sx) - c) / a, (np.asarray(sy) - f) / e
+    return _interp2(u_c, rows, cols, grid), _interp2(v_c, rows, cols, grid)
+
+
+def _interp2(coarse: np.ndarray, rows: np.ndarray, cols: np.ndarray, grid: Grid) -> np.ndarray:
+    """Bilinear interpolation of a coarse grid of values to every output pixel."""
+    r, c = np.arange(grid.height), np.arange(grid.width)
+    tmp = np.stack([np.interp(c, cols, row) for row in coarse])  # (len(rows), W)
+    return np.stack([np.interp(r, rows, tmp[:, j]) for j in range(grid.width)], axis=1)
+
+
+def read(href: str, grid: Grid, bands: tuple[int, ...] | None = None,
+         resampling: Resampling = "bilinear") -> tuple[np.ndarray, np.ndarray]:
+    """Values (bands, H, W) float32 and validity (H, W) of `href` on `grid`."""
+    info = dataset_info(href)
+    level = choose_level(info, grid)
+    u, v = source_pixels(info, level, grid)
+    indexes = list(bands) if bands else list(range(1, info.count + 1))
+    if resampling == "nearest":
+        iu, iv = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
+        return _gather_nearest(href, info, level, indexes, iu, iv)
+    return _gather_bilinear(href, info, level, indexes, u, v)
+
+
+def _window(level: Level, ilo: int, ihi: int, jlo: int, jhi: int) -> Window | None:
+    c0, c1 = max(ilo, 0), min(ihi, level.width - 1)
+    r0, r1 = max(jlo, 0), min(jhi, level.height - 1)
+    if c1 < c0 or r1 < r0:
+        return None
+    return Window(c0, r0, c1 - c0 + 1, r1 - r0 + 1)
+
+
+def _read_window(href: str, info: DatasetInfo, level: Level, indexes: list[int], win: Window) -> tuple[np.ndarray, np.ndarray]:
+    ds = _open(href, level.index)
+    data = ds.read(indexes, window=win, out_dtype=np.float32)
+    if info.nodata is not None:
+        valid = np.all(data != np.float32(info.nodata), axis=0)
+        if np.issubdtype(np.dtype(info.dtype), np.floating):
+            valid &= np.all(np.isfinite(data), axis=0)
+    elif info.per_dataset_mask:
+        valid = ds.read_masks(1, window=win) > 0
+    else:
+        valid = np.ones(data.shape[1:], bool)
+    return data, valid
+
+
+def _gather_nearest(href, info, level, indexes, iu, iv):
+    out_shape = (np.broadcast_shapes(iu.shape, iv.shape))
+    win = _window(level, int(iu.min()), int(iu.max()), int(iv.min()), int(iv.max()))
+    if win is None:
+        return np.zeros((len(indexes), *out_shape), np.float32), np.zeros(out_shape, bool)
+    data, valid = _read_window(href, info, level, indexes, win)
+    inside = (iu >= 0) & (iu < level.width) & (iv >= 0) & (iv < level.height)
+    ju = np.clip(iu - win.col_off, 0, win.width - 1)
+    jv = np.clip(iv - win.row_off, 0, win.height - 1)
+    if iu.shape[0] == 1 and iv.shape[1] == 1:  # separable: two 1-D gathers
+        ju, jv = ju[0], jv[:, 0]
+        vals = data[:, jv][:, :, ju]
+        ok = valid[jv][:, ju] & inside
+    else:
+        vals = data[:, jv, ju]
+        ok = valid[jv, ju] & inside
+    return np.ascontiguousarray(vals), ok
+
+
+def _gather_bilinear(href, info, level, indexes, u, v):
+    tu, tv = u - 0.5, v - 0.5
+    i0, j0 = np.floor(tu).astype(np.int64), np.floor(tv).astype(np.int64)
+    wu, wv = (tu - i0).astype(np.float32), (tv - j0).astype(np.float32)
+    out_shape = np.broadcast_shapes(u.shape, v.shape)
+    win = _window(level, int(i0.min()), int(i0.max()) + 1, int(j0.min()), int(j0.max()) + 1)
+    if win is None:
+        return np.zeros((len(indexes), *out_shape), np.float32), np.zeros(out_shape, bool)
+    data, valid = _read_window(href, info, level, indexes, win)
+    inside = (u >= 0) & (u < level.width) & (v >= 0) & (v < level.height)
+    ia = np.clip(i0 - win.col_off, 0, win.width - 1)
+    ib = np.clip(i0 + 1 - win.col_off, 0, win.width - 1)
+    ja = np.clip(j0 - win.row_off, 0, win.height - 1)
+    jb = np.clip(j0 + 1 - win.row_off, 0, win.height - 1)
+    vf = valid.astype(np.float32)
+    if u.shape[0] == 1 and v.shape[1] == 1:
+        ia, ib, wu = ia[0], ib[0], wu[0]
+        ja, jb, wv = ja[:, 0], jb[:, 0], wv[:, 0]
+        rows = data[:, ja] * (1 - wv)[None, :, None] + data[:, jb] * wv[None, :, None]
+        vals = rows[:, :, ia] * (1 - wu) + rows[:, :, ib] * wu
+        mrows = vf[ja] * (1 - wv)[:, None] + vf[jb] * wv[:, None]
+        m = mrows[:, ia] * (1 - wu) + mrows[:, ib] * wu
+    else:
+        vals = ((data[:, ja, ia] * (1 - wu) + data[:, ja, ib] * wu) * (1 - wv)
+                + (data[:, jb, ia] * (1 - wu) + data[:, jb, ib] * wu) * wv)
+        m = ((vf[ja, ia] * (1 - wu) + vf[ja, ib] * wu) * (1 - wv)
+             + (vf[jb, ia] * (1 - wu) + vf[jb, ib] * wu) * wv)
+    return vals.astype(np.float32, copy=False), (m > 0.999) & inside

@@ -1,0 +1,175 @@
+"""OGC API - Processes execution requests -> a graph, a region and the outputs wanted; and the
+job work function that evaluates them (module-level, so a process pool or dask can run it).
+
+Region inputs (bbox, crs, width, height, resolution) belong to the top-level process only: they
+say where and how finely to evaluate the graph, not what to compute.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from . import outputs
+from .engine.errors import GraphError
+from .engine.executor import Executor, make_executor
+from .engine.graph import Node, Resolver, canonical, collections_of, parse_process
+from .engine.grid import Grid
+from .engine.region import check_budget, evaluate_region
+from .engine.sources import Asset, Collection, Item
+
+REGION_INPUTS = ("bbox", "crs", "width", "height", "resolution")
+OUTPUTS = {"result": outputs.GEOTIFF, "statistics": "application/json"}
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+MAX_SIDE = 32768
+
+
+@dataclass(frozen=True)
+class Region:
+    crs: str
+    bbox: tuple[float, float, float, float]
+    width: int
+    height: int
+
+    def grid(self) -> Grid:
+        return Grid.from_bounds(self.crs, self.bbox, self.width, self.height)
+
+
+@dataclass(frozen=True)
+class Execution:
+    process: str
+    node: Node
+    region: Region | None
+    outputs: tuple[str, ...]
+    response: str  # "raw" or "document"
+
+
+def crs_text(value: Any, where: str) -> str:
+    """A CRS given as an OGC URI, 'EPSG:n' or similar -> text pyproj and rasterio accept."""
+    if not isinstance(value, str):
+        raise GraphError("a CRS must be a string (e.g. an OGC CRS URI)", where)
+    if value.rstrip("/") in (CRS84, "OGC:CRS84", "CRS84"):
+        return "OGC:CRS84"
+    if "/def/crs/EPSG/" in value:
+        value = "EPSG:" + value.rstrip("/").rsplit("/", 1)[1]
+    try:
+        crs = CRS.from_user_input(value)
+    except CRSError:
+        raise GraphError(f"unknown CRS '{value}'", where) from None
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.to_wkt()
+
+
+def _number(v: Any, where: str, positive: bool = True) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or (positive and v <= 0):
+        raise GraphError("must be a positive finite number" if positive else "must be a finite number", where)
+    return float(v)
+
+
+def parse_region(pid: str, inputs: Mapping[str, Any]) -> Region | None:
+    raw = inputs.get("bbox")
+    if raw is None:
+        if any(k in inputs for k in REGION_INPUTS):
+            raise GraphError("width, height, resolution and crs need a bbox", f"{pid}.inputs.bbox")
+        return None
+    where = f"{pid}.inputs.bbox"
+    bbox_crs = CRS84
+    if isinstance(raw, Mapping):
+        bbox_crs = raw.get("crs", CRS84)
+        raw = raw.get("bbox")
+    if not isinstance(raw, list) or len(raw) != 4:
+        raise GraphError("bbox must be [minx, miny, maxx, maxy] or {\"bbox\": [...], \"crs\": ...}", where)
+    w, s, e, n = (_number(v, where, positive=False) for v in raw)
+    if not (w < e and s < n):
+        raise GraphError("bbox must have minx < maxx and miny < maxy", where)
+    crs = crs_text(inputs.get("crs", bbox_crs), f"{pid}.inputs.crs")
+    src_crs = crs_text(bbox_crs, where)
+    if src_crs != crs:
+        from rasterio.warp import transform_bounds
+        w, s, e, n = transform_bounds(src_crs, crs, w, s, e, n, densify_pts=21)
+    if "resolution" in inputs:
+        res = _number(inputs["resolution"], f"{pid}.inputs.resolution")
+        width, height = math.ceil((e - w) / res), math.ceil((n - s) / res)
+        e, s = w + width * res, n - height * res
+    else:
+        width = int(_number(inputs.get("width", 512), f"{pid}.inputs.width"))
+        height = int(_number(inputs["height"], f"{pid}.inputs.height")) if "height" in inputs else max(1, round(width * (n - s) / (e - w)))
+    if width > MAX_SIDE or height > MAX_SIDE:
+        raise GraphError(f"the output would be {width} x {height} pixels; at most {MAX_SIDE} a side", where)
+    return Region(crs, (w, s, e, n), max(1, width), max(1, height))
+
+
+def parse_execution(pid: str, body: Any, resolve: Resolver) -> Execution:
+    if not isinstance(body, Mapping):
+        raise GraphError("the execution request must be a JSON object with 'inputs'")
+    inputs = body.get("inputs", {})
+    if not isinstance(inputs, Mapping):
+        raise GraphError("'inputs' must be an object", pid)
+    region = parse_region(pid, inputs)
+    node = parse_process(pid, {k: v for k, v in inputs.items() if k not in REGION_INPUTS}, resolve)
+    wanted = body.get("outputs") or {}
+    if not isinstance(wanted, Mapping):
+        raise GraphError("'outputs' must be an object", pid)
+    unknown = [o for o in wanted if o not in OUTPUTS]
+    if unknown:
+        raise GraphError(f"unknown output(s) {unknown}; this process has {list(OUTPUTS)}", f"{pid}.outputs")
+    response = body.get("response", "raw")
+    if response not in ("raw", "document"):
+        raise GraphError("'response' must be 'raw' or 'document'", pid)
+    return Execution(pid, node, region, tuple(wanted) or ("result",), response)
+
+
+def collection_to_dict(c: Collection) -> dict[str, Any]:
+    return asdict(c)
+
+
+def collection_from_dict(d: Mapping[str, Any]) -> Collection:
+    items = tuple(Item(i["id"], tuple(Asset(a["href"], tuple(a["bands"]), a["resampling"]) for a in i["assets"]),
+                       i.get("datetime")) for i in d["items"])
+    return Collection(d["id"], items, d.get("version", ""))
+
+
+def job_request(ex: Execution, lookup: Callable[[str], Collection]) -> dict[str, Any]:
+    """Everything a worker needs to run the job, even if the catalog changes meanwhile."""
+    return {"process": ex.process, "graph": canonical(ex.node), "region": asdict(ex.region) if ex.region else None,
+            "outputs": list(ex.outputs),
+            "collections": {c: collection_to_dict(lookup(c)) for c in sorted(collections_of(ex.node))}}
+
+
+def run(request: Mapping[str, Any], executor: Executor, max_pixels: int, chunk: int = 1024) -> dict[str, bytes]:
+    """Evaluate a stored job request and encode the requested outputs."""
+    colls = {k: collection_from_dict(v) for k, v in request["collections"].items()}
+    g = request["graph"]
+    node = parse_process(g["process"], g["inputs"], lambda c: colls[c])
+    if request.get("region") is None:
+        raise GraphError("a bbox is required to compute this output", f"{g['process']}.inputs.bbox")
+    r = request["region"]
+    grid = Region(r["crs"], tuple(r["bbox"]), r["width"], r["height"]).grid()
+    check_budget([node], grid, max_pixels)
+    (raster,) = evaluate_region([node], grid, colls, executor, chunk)
+    out: dict[str, bytes] = {}
+    if "result" in request["outputs"]:
+        out["result"] = outputs.geotiff(raster, grid)
+    if "statistics" in request["outputs"]:
+        out["statistics"] = json.dumps(outputs.statistics(raster)).encode()
+    return out
+
+
+FILES = {"result": "result.tif", "statistics": "statistics.json"}
+
+
+def run_job_work(process_id: str, request: dict, results_dir: Path, progress: Callable[[int, str], None]) -> dict:
+    """The job runner's work function: evaluate in this worker process, write one file per output."""
+    progress(5, "evaluating")
+    produced = run(request, make_executor("inline"), request.get("max_pixels", 400_000_000))
+    manifest = {}
+    for name, data in produced.items():
+        (results_dir / FILES[name]).write_bytes(data)
+        manifest[name] = {"file": FILES[name], "mediaType": OUTPUTS[name]}
+    progress(100, "done")
+    return manifest

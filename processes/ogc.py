@@ -1,0 +1,73 @@
+"""OGC process descriptions, derived from each operation's declaration and parameter model."""
+from __future__ import annotations
+
+from typing import Any
+
+from .execute import OUTPUTS
+from .ops import REGISTRY, Operation
+
+CONTROL = ["sync-execute", "async-execute", "dismiss"]
+RASTER_INPUT_SCHEMA = {
+    "oneOf": [
+        {"type": "object", "required": ["collection"],
+         "properties": {"collection": {"type": "string", "format": "uri-reference"},
+                        "bands": {"type": "array", "items": {"type": "string"}},
+                        "datetime": {"type": "string"}}},
+        {"type": "object", "required": ["process"],
+         "properties": {"process": {"type": "string", "format": "uri-reference"}, "inputs": {"type": "object"}}},
+        {"type": "object", "required": ["href"], "properties": {"href": {"type": "string", "format": "uri-reference"}}},
+    ]
+}
+REGION = {
+    "bbox": {"title": "Region to compute", "description": "Needed for sync/async results; not for response=collection.",
+             "minOccurs": 0, "schema": {"type": "object", "format": "ogc-bbox", "required": ["bbox"],
+                                        "properties": {"bbox": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
+                                                       "crs": {"type": "string", "format": "uri", "default": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}}}},
+    "crs": {"title": "Output CRS", "description": "Defaults to the bbox CRS.", "minOccurs": 0,
+            "schema": {"type": "string", "format": "uri"}},
+    "width": {"title": "Output width in pixels", "minOccurs": 0, "schema": {"type": "integer", "minimum": 1, "default": 512}},
+    "height": {"title": "Output height in pixels", "description": "Defaults to keep the bbox aspect ratio.",
+               "minOccurs": 0, "schema": {"type": "integer", "minimum": 1}},
+    "resolution": {"title": "Output pixel size in output CRS units", "description": "Instead of width/height.",
+                   "minOccurs": 0, "schema": {"type": "number", "exclusiveMinimum": 0}},
+}
+OUTPUT_DOCS = {
+    "result": {"title": "Computed raster", "schema": {"type": "string", "contentEncoding": "binary",
+                                                      "contentMediaType": OUTPUTS["result"]}},
+    "statistics": {"title": "Statistics per band", "schema": {"type": "object", "contentMediaType": "application/json"}},
+}
+
+
+def _param_inputs(op: Operation) -> dict[str, Any]:
+    schema = op.params.model_json_schema()
+    out = {}
+    for name, prop in schema.get("properties", {}).items():
+        title = prop.pop("title", name)
+        desc = prop.pop("description", "")
+        out[name] = {"title": title, "description": desc, "schema": prop,
+                     "minOccurs": 0 if name not in schema.get("required", []) else 1, "maxOccurs": 1}
+    return out
+
+
+def summary(op: Operation, base: str) -> dict[str, Any]:
+    url = f"{base}/processes/{op.id}"
+    return {"id": op.id, "title": op.title, "description": op.description, "version": "1.0.0",
+            "keywords": list(op.keywords), "jobControlOptions": CONTROL, "outputTransmission": ["value", "reference"],
+            "links": [{"href": url, "rel": "self", "type": "application/json", "title": "Process description"},
+                      {"href": f"{url}/execution", "rel": "http://www.opengis.net/def/rel/ogc/1.0/execute",
+                       "type": "application/json", "title": "Execute"}]}
+
+
+def description(op: Operation, base: str) -> dict[str, Any]:
+    inputs: dict[str, Any] = {}
+    for name, spec in op.inputs.items():
+        kind = "time series collection" if spec.kind == "series" else "raster"
+        inputs[name] = {"title": spec.title, "description": f"A {kind}: a local collection, or a nested process.",
+                        "minOccurs": 1, "maxOccurs": 1, "schema": RASTER_INPUT_SCHEMA}
+    inputs.update(_param_inputs(op))
+    inputs.update(REGION)
+    return summary(op, base) | {"inputs": inputs, "outputs": OUTPUT_DOCS}
+
+
+def all_summaries(base: str) -> list[dict[str, Any]]:
+    return [summary(op, base) for op in REGISTRY.values()]

@@ -1,0 +1,60 @@
+"""Graph parsing, validation errors that name the node, and stable hashing."""
+from __future__ import annotations
+
+import pytest
+
+from processes.engine.errors import GraphError, UnknownCollection, UnknownProcess
+from processes.engine.graph import CollectionNode, canonical, graph_hash, parse_process
+
+
+@pytest.fixture
+def resolve(dem):
+    return lambda cid: {"dem": dem}[cid]
+
+
+def test_nested_graph_parses_and_fills_defaults(resolve):
+    node = parse_process("slope", {"data": {"process": "http://h/processes/hillshade",
+                                            "inputs": {"data": {"collection": "http://h/collections/dem"}, "azimuth": 200}}},
+                         resolve)
+    doc = canonical(node)
+    assert doc == {"process": "slope", "inputs": {"z_factor": 1.0, "data": {
+        "process": "hillshade", "inputs": {"azimuth": 200.0, "altitude": 45.0, "z_factor": 1.0,
+                                           "data": {"collection": "dem"}}}}}
+
+
+def test_hash_is_stable_and_ignores_spelling(resolve):
+    a = parse_process("hillshade", {"data": {"collection": "dem"}, "azimuth": 315}, resolve)
+    b = parse_process("hillshade", {"azimuth": {"value": 315.0}, "data": {"href": "/collections/dem"}}, resolve)
+    c = parse_process("hillshade", {"data": {"collection": "dem"}, "azimuth": 300}, resolve)
+    assert graph_hash(a) == graph_hash(b) != graph_hash(c)
+    assert a == b and hash(a) == hash(b)
+
+
+@pytest.mark.parametrize("inputs, exc, node", [
+    ({"data": {"process": "nope", "inputs": {}}}, UnknownProcess, "hillshade.inputs.data"),
+    ({"data": {"collection": "missing"}}, UnknownCollection, "hillshade.inputs.data"),
+    ({}, GraphError, "hillshade"),
+    ({"data": {"collection": "dem"}, "azimuth": 400}, GraphError, "hillshade.inputs.azimuth"),
+    ({"data": {"collection": "dem"}, "azimut": 10}, GraphError, "hillshade.inputs.azimut"),
+    ({"data": 5}, GraphError, "hillshade.inputs.data"),
+    ({"data": {"collection": "dem", "bands": ["B04"]}}, GraphError, "hillshade.inputs.data"),
+    ({"data": {"collection": "https://evil.example/collections/x/../y"}}, UnknownCollection, "hillshade.inputs.data"),
+    ({"data": {"collection": "https://evil.example/data.tif"}}, GraphError, ""),
+])
+def test_bad_graphs_name_the_node(resolve, inputs, exc, node):
+    with pytest.raises(exc) as e:
+        parse_process("hillshade", inputs, resolve)
+    assert e.value.node.startswith(node)
+
+
+def test_depth_limit(resolve):
+    inner = {"collection": "dem"}
+    for _ in range(40):
+        inner = {"process": "slope", "inputs": {"data": inner}}
+    with pytest.raises(GraphError, match="deeper"):
+        parse_process("slope", {"data": inner}, resolve)
+
+
+def test_collection_node_bands(resolve):
+    node = parse_process("slope", {"data": {"collection": "dem", "bands": ["elevation"]}}, resolve)
+    assert node.input("data") == CollectionNode("dem", ("elevation",), None)
