@@ -1,0 +1,305 @@
+"""On-disk job store and runner: lifecycle, safety of ids/paths, restart recovery."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from processes.engine.executor import Executor, make_executor
+from processes.jobs import JobNotFound, JobRecord, JobRunner, JobStore, ResultNotFound
+from tests import jobs_work  # noqa: F401  (fails loudly if tests/ is shadowed by another 'tests' package)
+
+W = "tests.jobs_work:"
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[Executor]:
+    ex = make_executor("process:2")
+    yield ex
+    ex.shutdown()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> JobStore:
+    return JobStore(tmp_path / "jobs")
+
+
+def wait_status(store: JobStore, job_id: str, *statuses: str, timeout: float = 20) -> JobRecord:
+    deadline = time.monotonic() + timeout
+    while (rec := store.get(job_id)).status not in statuses:
+        assert time.monotonic() < deadline, f"job stuck in {rec.status}: {rec}"
+        time.sleep(0.05)
+    return rec
+
+
+def wait_file(path: Path, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
+def crashed_running(store: JobStore, request: dict, attempts: int = 1) -> str:
+    """A job as a worker killed mid-run leaves it: running, nobody holding its lock."""
+    job_id = store.create("p", request).jobID
+    store.update(job_id, status="running", started="2024-01-01T00:00:00.000000Z", attempts=attempts)
+    return job_id
+
+
+def test_create_persists_request_and_record(store: JobStore) -> None:
+    rec = store.create("hillshade", {"inputs": {"z": 1}})
+    assert rec.status == "accepted" and rec.attempts == 0 and rec.type == "process"
+    d = store.root / rec.jobID
+    assert json.loads((d / "job.json").read_text())["status"] == "accepted"
+    assert store.request(rec.jobID) == {"inputs": {"z": 1}}
+    assert store.get(rec.jobID) == rec
+    info = rec.status_info()
+    assert info["created"].endswith("Z") and "started" not in info and "results" not in info
+    assert [p.name for p in store.root.iterdir()] == [rec.jobID]  # no temp leftovers
+
+
+def test_job_runs_in_worker_and_succeeds(store: JobStore, pool: Executor) -> None:
+    job_id = store.create("echo", {"text": "hello"}).jobID
+    fut = JobRunner(store, pool, W + "write_text").start(job_id)
+    rec = wait_status(store, job_id, "successful", "failed")
+    assert rec.status == "successful", rec.error
+    assert fut.result(timeout=5) == "successful"
+    assert rec.progress == 100 and rec.attempts == 1 and rec.started and rec.finished and rec.error is None
+    assert rec.results["out"] == {"file": "result.txt", "mediaType": "text/plain"}
+    assert rec.results["meta"]["value"]["pid"] != os.getpid()  # ran in a worker process
+    assert store.result_path(job_id, "result.txt").read_text() == "hello"
+    assert not (store.root / job_id / "staging").exists()
+
+
+def test_job_runs_on_dask_cluster(store: JobStore) -> None:
+    """The runner works unchanged on a dask.distributed executor (shared filesystem)."""
+    ex = make_executor("dask-local:1")
+    try:
+        job_id = store.create("echo", {"text": "dask"}).jobID
+        assert JobRunner(store, ex, W + "write_text").start(job_id).result(timeout=60) == "successful"
+        assert store.result_path(job_id, "result.txt").read_text() == "dask"
+    finally:
+        ex.shutdown()
+
+
+def test_failing_job_records_short_error_only(store: JobStore, pool: Executor) -> None:
+    job_id = store.create("p", {"value": "x"}).jobID
+    JobRunner(store, pool, W + "fail").start(job_id)
+    rec = wait_status(store, job_id, "failed", "successful")
+    assert rec.status == "failed" and rec.finished and rec.results is None
+    assert rec.error.startswith("RuntimeError: bad input") and "\n" not in rec.error
+    raw = (store.root / job_id / "job.json").read_text()
+    assert "Traceback" not in raw and "File \"" not in raw
+    assert not (store.root / job_id / "results").exists()  # partial output never published
+    with pytest.raises(ResultNotFound):
+        store.result_path(job_id, "partial.tif")
+
+
+def test_unknown_work_function_fails_the_job(store: JobStore) -> None:
+    job_id = store.create("p", {}).jobID
+    JobRunner(store, make_executor("inline"), "tests.jobs_work:nope").start(job_id)
+    assert store.get(job_id).error.startswith("AttributeError")
+    with pytest.raises(ValueError):
+        JobRunner(store, make_executor("inline"), "not a path")
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "../etc", "..", "A" * 32, "0" * 31, "0" * 33, "0" * 32 + "\n", "../" + "0" * 32, "0" * 32 + "/..", None]
+)
+def test_invalid_ids_are_not_found(store: JobStore, bad: object) -> None:
+    for call in (store.get, store.request, store.dismiss, store.update):
+        with pytest.raises(JobNotFound):
+            call(bad)
+    with pytest.raises(JobNotFound):
+        store.result_path(bad, "result.txt")
+
+
+def test_unknown_valid_id_is_not_found(store: JobStore) -> None:
+    with pytest.raises(JobNotFound):
+        store.get("0" * 32)
+    with pytest.raises(LookupError):
+        store.result_path("0" * 32, "x")
+
+
+@pytest.mark.parametrize("name", ["../job.json", "../request.json", "/etc/passwd", "a/../../job.json", ".hidden", "", "nope.txt"])
+def test_result_path_rejects_traversal(store: JobStore, name: str) -> None:
+    job_id = store.create("echo", {"text": "t"}).jobID
+    JobRunner(store, make_executor("inline"), W + "write_text").start(job_id)
+    assert store.get(job_id).status == "successful"
+    with pytest.raises(ResultNotFound):
+        store.result_path(job_id, name)
+
+
+def test_dismiss_finished_job_removes_results(store: JobStore) -> None:
+    job_id = store.create("echo", {"text": "t"}).jobID
+    JobRunner(store, make_executor("inline"), W + "write_text").start(job_id)
+    rec = store.dismiss(job_id)
+    assert rec.status == "dismissed" and rec.results is None
+    assert store.get(job_id).status == "dismissed"
+    assert not (store.root / job_id / "results").exists()
+    with pytest.raises(ResultNotFound):
+        store.result_path(job_id, "result.txt")
+    assert store.dismiss(job_id).status == "dismissed"  # idempotent
+
+
+def test_dismiss_running_job_stops_it(store: JobStore, pool: Executor, tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    job_id = store.create("p", {"started": str(started), "steps": 400}).jobID
+    fut = JobRunner(store, pool, W + "slow").start(job_id)
+    wait_file(started)
+    wait_status(store, job_id, "running")
+    assert store.dismiss(job_id).status == "dismissed"
+    assert fut.result(timeout=10) == "dismissed"  # stopped cooperatively, well before 20 s
+    rec = store.get(job_id)
+    assert rec.status == "dismissed" and rec.results is None
+    assert not (store.root / job_id / "results").exists() and not (store.root / job_id / "staging").exists()
+
+
+def test_list_newest_first_filters_and_paging(store: JobStore) -> None:
+    ids = []
+    for i in range(5):
+        ids.append(store.create("a" if i % 2 == 0 else "b", {}).jobID)
+        time.sleep(0.002)
+    store.update(ids[1], status="failed")
+    newest_first = ids[::-1]
+    assert [r.jobID for r in store.list()] == newest_first
+    assert [r.jobID for r in store.list(limit=2, offset=1)] == newest_first[1:3]
+    assert [r.jobID for r in store.list(process_id="a")] == [ids[4], ids[2], ids[0]]
+    assert [r.jobID for r in store.list(status="failed")] == [ids[1]]
+    assert [r.jobID for r in store.list(status=["accepted"], process_id=["b"])] == [ids[3]]
+    assert store.list(offset=10) == []
+
+
+def test_restart_resumes_job_left_running(store: JobStore, pool: Executor) -> None:
+    job_id = crashed_running(store, {"text": "again"})
+    fresh = JobStore(store.root)  # a restarted web worker
+    assert JobRunner(fresh, pool, W + "write_text").recover() == [job_id]
+    rec = wait_status(fresh, job_id, "successful", "failed")
+    assert rec.status == "successful" and rec.attempts == 2
+    assert fresh.result_path(job_id, "result.txt").read_text() == "again"
+
+
+def test_accepted_job_never_started_is_recovered(store: JobStore) -> None:
+    job_id = store.create("echo", {"text": "queued"}).jobID  # web worker died before start()
+    assert JobRunner(JobStore(store.root), make_executor("inline"), W + "write_text").recover() == [job_id]
+    assert store.get(job_id).status == "successful"
+
+
+def test_job_locked_by_live_process_is_not_resubmitted(store: JobStore) -> None:
+    job_id = crashed_running(store, {"text": "x"})
+    runner = JobRunner(JobStore(store.root), make_executor("inline"), W + "write_text")
+    fd = os.open(store.root / job_id / "lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "another worker is running it"
+        assert runner.recover() == []
+        assert store.get(job_id).status == "running"
+    finally:
+        os.close(fd)
+    assert runner.recover() == [job_id]
+    assert store.get(job_id).status == "successful"
+
+
+def test_concurrent_recovery_runs_work_once(store: JobStore, tmp_path: Path) -> None:
+    logs = [tmp_path / f"log{i}" for i in range(3)]
+    ids = [crashed_running(store, {"log": str(log), "sleep": 0.3}) for log in logs]
+    executors = [make_executor("process:2"), make_executor("process:2")]
+    runners = [JobRunner(JobStore(store.root), ex, W + "append_line") for ex in executors]
+    try:
+        barrier = threading.Barrier(len(runners))
+        results: list[list[str]] = []
+
+        def recover(r: JobRunner) -> None:
+            barrier.wait()
+            results.append(r.recover())
+
+        threads = [threading.Thread(target=recover, args=(r,)) for r in runners]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for job_id in ids:
+            assert wait_status(store, job_id, "successful", "failed").status == "successful"
+        time.sleep(0.5)  # let any duplicate submission finish (it must find the job final)
+        assert [len(log.read_text().splitlines()) for log in logs] == [1, 1, 1]
+        assert all(store.get(j).attempts == 2 for j in ids)
+    finally:
+        for ex in executors:
+            ex.shutdown()
+
+
+def test_too_many_attempts_fails_explicitly(store: JobStore) -> None:
+    job_id = crashed_running(store, {"text": "x"}, attempts=3)
+    assert JobRunner(store, make_executor("inline"), W + "write_text").recover() == []
+    rec = store.get(job_id)
+    assert rec.status == "failed" and rec.message == "interrupted too many times" and rec.finished
+
+
+def test_killed_worker_job_finished_by_new_runner(store: JobStore, tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    job_id = store.create("p", {"pidfile": str(pidfile)}).jobID
+    old = make_executor("process:1")
+    try:
+        fut = JobRunner(store, old, W + "die_first_time", auto_recover=False).start(job_id)
+        wait_file(pidfile)
+        os.kill(int(pidfile.read_text()), signal.SIGKILL)
+        with pytest.raises(BrokenProcessPool):
+            fut.result(timeout=20)
+        assert store.get(job_id).status == "running"  # as a crash leaves it
+    finally:
+        old.shutdown()
+    new = make_executor("process:1")
+    try:
+        assert JobRunner(JobStore(store.root), new, W + "die_first_time").recover() == [job_id]
+        rec = wait_status(store, job_id, "successful", "failed")
+        assert rec.status == "successful" and rec.attempts == 2
+        assert store.result_path(job_id, "done.txt").read_text() == "done"
+    finally:
+        new.shutdown()
+
+
+def test_killed_worker_job_recovered_automatically(store: JobStore, tmp_path: Path) -> None:
+    """Same web worker, no restart: the broken pool is replaced and the job resubmitted."""
+    pidfile = tmp_path / "pid"
+    job_id = store.create("p", {"pidfile": str(pidfile)}).jobID
+    ex = make_executor("process:1")
+    try:
+        JobRunner(store, ex, W + "die_first_time", recover_delay=0.1).start(job_id)
+        wait_file(pidfile)
+        os.kill(int(pidfile.read_text()), signal.SIGKILL)
+        rec = wait_status(store, job_id, "successful", "failed")
+        assert rec.status == "successful" and rec.attempts == 2
+    finally:
+        ex.shutdown()
+
+
+def test_periodic_recovery(store: JobStore) -> None:
+    runner = JobRunner(store, make_executor("inline"), W + "write_text")
+    assert runner.recover() == []  # service start: nothing to do
+    job_id = crashed_running(store, {"text": "later"})  # a runner dies afterwards
+    stop = runner.recover_every(0.05)
+    try:
+        assert wait_status(store, job_id, "successful", timeout=5).attempts == 2
+    finally:
+        stop.set()
+
+
+def test_purge_removes_old_finished_jobs(store: JobStore) -> None:
+    done = store.create("echo", {"text": "t"}).jobID
+    JobRunner(store, make_executor("inline"), W + "write_text").start(done)
+    waiting = store.create("echo", {"text": "t"}).jobID
+    assert store.purge(timedelta(hours=1)) == []
+    time.sleep(0.01)
+    assert store.purge(timedelta(0)) == [done]
+    assert [r.jobID for r in store.list()] == [waiting]
+    with pytest.raises(JobNotFound):
+        store.get(done)
