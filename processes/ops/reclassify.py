@@ -1,0 +1,53 @@
+"""Reclassify: map value intervals to class values (like numpy.digitize), e.g. dNBR -> burn severity.
+
+Intervals (`breaks` + `values`) rather than an exact value -> class table: the inputs are mostly
+continuous (indices, slopes, differences), where exact float matches are fragile; an integer class
+raster is remapped with breaks between the codes (e.g. 0.5, 1.5, ...). With right=false (default)
+class i covers breaks[i-1] <= x < breaks[i]; x < breaks[0] gives values[0], x >= breaks[-1] values[-1].
+"""
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from ._base import Input, Operation, Params, Raster
+
+
+class ReclassifyParams(Params):
+    breaks: tuple[float, ...] = Field(..., min_length=1, max_length=255, examples=[[0.1, 0.27, 0.44, 0.66]],
+                                      description="Strictly increasing class boundaries")
+    values: tuple[float, ...] = Field(..., min_length=2, max_length=256, examples=[[0, 1, 2, 3, 4]],
+                                      description="Output value of each interval: one more than breaks")
+    right: bool = Field(False, description="Close intervals on the right (breaks[i-1] < x <= breaks[i])")
+    band: str | None = Field(None, min_length=1, description="Band reclassified; default the input's first band")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ReclassifyParams":
+        if not np.isfinite(self.breaks + self.values).all():
+            raise ValueError("breaks and values must be finite numbers")
+        if any(b >= c for b, c in zip(self.breaks, self.breaks[1:])):
+            raise ValueError("breaks must be strictly increasing")
+        if len(self.values) != len(self.breaks) + 1:
+            raise ValueError(f"values needs len(breaks) + 1 = {len(self.breaks) + 1} entries, got {len(self.values)}")
+        return self
+
+
+def _check(bands_in, p: ReclassifyParams) -> None:
+    if p.band is not None and p.band not in bands_in["data"]:
+        raise ValueError(f"band {p.band} not in the input (has {', '.join(bands_in['data'])})")
+
+
+def reclassify(inputs: dict[str, Raster], params: ReclassifyParams) -> Raster:
+    r = inputs["data"]
+    x = r.band(params.band) if params.band is not None else r.data[0]
+    idx = np.digitize(x, np.asarray(params.breaks, np.float32), right=params.right)
+    out = np.asarray(params.values, np.float32)[idx]
+    return r.with_data(out[None], ("reclassify",), r.mask & np.isfinite(x))
+
+
+OPERATION = Operation(
+    id="reclassify", title="Reclassify",
+    description="Map intervals of a band (between `breaks`) to class `values`.",
+    inputs={"data": Input("Raster (first band, or `band`, is reclassified)")}, params=ReclassifyParams,
+    kernel=reclassify, check=_check, keywords=("classification",),
+)
