@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
@@ -76,3 +76,23 @@ def live_server(settings) -> Iterator[LiveServer]:
 
     with LiveServer(create_app(settings)) as server:
         yield server
+
+
+@pytest.fixture
+def serve_app() -> Iterator[Callable[[Any], str]]:
+    """Serve any ASGI app (e.g. `create_app(...)` on a test's own catalog) over real HTTP.
+
+    `url = serve_app(app)` starts a `LiveServer` (uvicorn, free loopback port, the app's lifespan
+    runs) and returns its base URL without a trailing slash; every server started is stopped at
+    teardown.
+    """
+    servers: list[LiveServer] = []
+
+    def start(app: Any) -> str:
+        server = LiveServer(app).__enter__()
+        servers.append(server)
+        return server.url
+
+    yield start
+    for server in servers:
+        server.__exit__(None, None, None)
