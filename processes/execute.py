@@ -18,7 +18,7 @@ from pyproj.exceptions import CRSError
 from . import outputs
 from .engine.errors import GraphError
 from .engine.executor import Executor, make_executor
-from .engine.graph import Node, Resolver, canonical, collections_of, parse_process
+from .engine.graph import Node, Resolver, canonical, collections_of, parse_node, parse_process
 from .engine.grid import Grid
 from .engine.region import check_budget, evaluate_region
 from .engine.sources import Asset, Collection, Item
@@ -134,20 +134,19 @@ def collection_from_dict(d: Mapping[str, Any]) -> Collection:
     return Collection(d["id"], items, d.get("version", ""))
 
 
-def job_request(ex: Execution, lookup: Callable[[str], Collection]) -> dict[str, Any]:
-    """Everything a worker needs to run the job, even if the catalog changes meanwhile."""
-    return {"process": ex.process, "graph": canonical(ex.node), "region": asdict(ex.region) if ex.region else None,
-            "outputs": list(ex.outputs),
-            "collections": {c: collection_to_dict(lookup(c)) for c in sorted(collections_of(ex.node))}}
+def job_request(node: Node, region: Region | None, wanted: tuple[str, ...],
+                lookup: Callable[[str], Collection]) -> dict[str, Any]:
+    """Everything a worker needs to evaluate a graph, even if the catalog changes meanwhile."""
+    return {"graph": canonical(node), "region": asdict(region) if region else None, "outputs": list(wanted),
+            "collections": {c: collection_to_dict(lookup(c)) for c in sorted(collections_of(node))}}
 
 
 def run(request: Mapping[str, Any], executor: Executor, max_pixels: int, chunk: int = 1024) -> dict[str, bytes]:
     """Evaluate a stored job request and encode the requested outputs."""
     colls = {k: collection_from_dict(v) for k, v in request["collections"].items()}
-    g = request["graph"]
-    node = parse_process(g["process"], g["inputs"], lambda c: colls[c])
+    node = parse_node(request["graph"], lambda c: colls[c])
     if request.get("region") is None:
-        raise GraphError("a bbox is required to compute this output", f"{g['process']}.inputs.bbox")
+        raise GraphError("a bbox is required to compute this output", "bbox")
     r = request["region"]
     grid = Region(r["crs"], tuple(r["bbox"]), r["width"], r["height"]).grid()
     check_budget([node], grid, max_pixels)

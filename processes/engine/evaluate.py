@@ -84,6 +84,8 @@ def evaluate(roots: Sequence[Node], grid: Grid, lookup: Lookup) -> list[Raster]:
         op = node.op
         inner = need[node] + op.halo(node.params)
         args = {name: take(child, inner, op.inputs[name].kind == "series") for name, child in node.inputs}
+        if any(isinstance(a, tuple) and not a for a in args.values()):
+            return _nothing(node, g, lookup)  # no scene covers this grid in the requested time range
         out = op.kernel(args, node.params)
         h = inner - need[node]
         if out.shape != (g.height + 2 * h, g.width + 2 * h):
@@ -92,3 +94,18 @@ def evaluate(roots: Sequence[Node], grid: Grid, lookup: Lookup) -> list[Raster]:
 
     results = [take(r, 0, False) for r in roots]
     return results
+
+
+def bands_of(node: Node, lookup: Lookup) -> tuple[str, ...]:
+    if isinstance(node, CollectionNode):
+        return node.bands or lookup(node.collection).band_names
+    return node.op.bands_out({n: bands_of(c, lookup) for n, c in node.inputs}, node.params)
+
+
+def _nothing(node: ProcessNode, g: Grid, lookup: Lookup) -> Raster:
+    import numpy as np
+
+    bands = bands_of(node, lookup)
+    cx, cy = g.cell_sizes()
+    return Raster(np.zeros((len(bands), g.height, g.width), np.float32), np.zeros((g.height, g.width), bool),
+                  bands, cx, cy)

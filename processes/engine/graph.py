@@ -65,6 +65,11 @@ def parse_process(process_id: str, inputs: Mapping[str, Any], resolve: Resolver,
     return _process(process_id, inputs, resolve, path or process_id, 0, counter)
 
 
+def parse_node(doc: Any, resolve: Resolver, path: str = "graph") -> Node:
+    """A node from its JSON form: a process (with inputs) or a collection reference."""
+    return _node(doc, resolve, path, 0, [0])
+
+
 def _process(pid: str, inputs: Any, resolve: Resolver, path: str, depth: int, counter: list[int]) -> ProcessNode:
     counter[0] += 1
     if depth > MAX_DEPTH or counter[0] > MAX_NODES:

@@ -1,0 +1,31 @@
+"""CLI: ``python -m app.demo_data --data-dir DIR [--dem-width N] [--force]``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from . import build_demo_data
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.demo_data", description=__doc__)
+    parser.add_argument("--data-dir", type=Path, required=True, help="output folder (created if missing)")
+    parser.add_argument("--dem-width", type=int, default=4320, help="DEM width in pixels (height = width/2)")
+    parser.add_argument("--force", action="store_true", help="rebuild files that already exist")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    t0 = time.perf_counter()
+    paths = build_demo_data(args.data_dir, dem_width=args.dem_width, force=args.force)
+    for name, path in paths.items():
+        size = sum(p.stat().st_size for p in path.rglob("*")) if path.is_dir() else path.stat().st_size
+        print(f"{name:16s} {path}  ({size / 1e6:.1f} MB)")
+    print(f"done in {time.perf_counter() - t0:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,120 @@
+"""One table from exception classes to HTTP status and OGC exception type; RFC 7807 bodies.
+
+Handlers never put a trace or `str(exc)` of an unexpected error in a response: a 500 carries a
+generic detail and a log id that finds the trace in the server log.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from processes.engine.errors import BudgetExceeded, EngineError, GraphError, OutOfBounds, UnknownCollection, UnknownProcess
+from processes.jobs import JobNotFound, ResultNotFound
+
+log = logging.getLogger("geodeferred")
+PROC = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
+COMMON = "http://www.opengis.net/def/exceptions/ogcapi-common-1/1.0/"
+
+
+class ApiError(Exception):
+    status = 400
+    type = COMMON + "invalid-parameter-value"
+    title = "Invalid parameter value"
+
+    def __init__(self, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+
+
+class NotFound(ApiError):
+    status, type, title = 404, COMMON + "not-found", "Not found"
+
+
+class NoSuchProcess(NotFound):
+    type, title = PROC + "no-such-process", "No such process"
+
+
+class NoSuchJob(NotFound):
+    type, title = PROC + "no-such-job", "No such job"
+
+
+class ResultNotReady(NotFound):
+    type, title = PROC + "result-not-ready", "Result not ready"
+
+
+class NotAcceptable(ApiError):
+    status, type, title = 406, COMMON + "not-acceptable", "Not acceptable"
+
+
+class UnsupportedMediaType(ApiError):
+    status, type, title = 415, COMMON + "unsupported-media-type", "Unsupported media type"
+
+
+class PayloadTooLarge(ApiError):
+    status, type, title = 413, COMMON + "payload-too-large", "Request too large"
+
+
+class Overloaded(ApiError):
+    status, type, title = 503, COMMON + "overloaded", "Server busy"
+
+
+# Exceptions raised below the HTTP layer -> (status, type, title).
+TABLE: list[tuple[type[BaseException], int, str, str]] = [
+    (UnknownProcess, 400, PROC + "invalid-workflow", "Unknown process in workflow"),
+    (UnknownCollection, 400, COMMON + "invalid-parameter-value", "Unknown collection in workflow"),
+    (GraphError, 400, PROC + "invalid-workflow", "Invalid workflow"),
+    (BudgetExceeded, 400, PROC + "pixel-budget-exceeded", "Request exceeds the pixel budget"),
+    (OutOfBounds, 404, COMMON + "not-found", "Outside of the data"),
+    (JobNotFound, 404, PROC + "no-such-job", "No such job"),
+    (ResultNotFound, 404, PROC + "result-not-ready", "Result not ready"),
+    (EngineError, 400, COMMON + "invalid-parameter-value", "Invalid request"),
+]
+
+
+def problem(status: int, type_: str, title: str, detail: str, instance: str, headers: dict | None = None) -> Response:
+    body = {"type": type_, "title": title, "status": status, "detail": detail, "instance": instance}
+    # 'code' and 'description' keep pygeoapi-era clients (and owslib) able to read the message.
+    body["code"] = title.replace(" ", "")
+    body["description"] = detail
+    return JSONResponse(body, status, headers=headers, media_type="application/problem+json")
+
+
+async def api_error(request: Request, exc: ApiError) -> Response:
+    return problem(exc.status, exc.type, exc.title, exc.detail, str(request.url.path), exc.headers)
+
+
+async def engine_error(request: Request, exc: Exception) -> Response:
+    for cls, status, type_, title in TABLE:
+        if isinstance(exc, cls):
+            return problem(status, type_, title, str(exc), str(request.url.path))
+    return await unexpected(request, exc)
+
+
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    titles = {404: "Not found", 405: "Method not allowed", 400: "Bad request"}
+    type_ = COMMON + ("not-found" if exc.status_code == 404 else "http-error")
+    detail = exc.detail if isinstance(exc.detail, str) else titles.get(exc.status_code, "HTTP error")
+    return problem(exc.status_code, type_, titles.get(exc.status_code, "HTTP error"), detail,
+                   str(request.url.path), dict(exc.headers or {}))
+
+
+async def unexpected(request: Request, exc: Exception) -> Response:
+    log_id = uuid.uuid4().hex[:12]
+    log.error("unexpected error %s on %s %s", log_id, request.method, request.url.path, exc_info=exc)
+    return problem(500, COMMON + "server-error", "Internal server error",
+                   f"The server could not complete the request (log id {log_id}).", str(request.url.path))
+
+
+HANDLERS = {
+    ApiError: api_error,
+    HTTPException: http_error,
+    EngineError: engine_error,
+    JobNotFound: engine_error,
+    ResultNotFound: engine_error,
+    Exception: unexpected,
+}

@@ -1,0 +1,21 @@
+"""Any JSON document as a readable HTML page (links clickable, a map for tiled collections)."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+_env = Environment(loader=PackageLoader("app", "templates"), autoescape=select_autoescape(["html"]))
+
+
+def render_html(title: str, doc: dict[str, Any]) -> str:
+    links = [l for l in doc.get("links", []) if isinstance(l, dict)]
+    tiles = next((l["href"] for l in links if "tiles" in l.get("rel", "") and "{z}" in l.get("href", "")), None)
+    features = doc.get("features") if doc.get("type") == "FeatureCollection" else None
+    props = None
+    if features is not None:
+        props = [f.get("properties", {}) | {"id": f.get("id")} for f in features]
+    return _env.get_template("document.html").render(
+        title=title, description=doc.get("description"), links=links, tiles=tiles, rows=props,
+        body=json.dumps(doc, indent=2, default=str)[:200_000])

@@ -1,0 +1,62 @@
+"""create_app(settings): the one ASGI application (Starlette) with every OGC API mounted."""
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+
+from processes.engine.executor import make_executor
+from processes.jobs import JobRunner, JobStore
+
+from . import errors
+from .catalog import load_catalog
+from .demo_data import build_demo_data
+from .routes import common, coverages, features, jobs, processes, tiles
+from .services import LruCache, Services
+from .settings import Settings
+from .virtual import GraphStore
+
+ROUTE_MODULES = (common, tiles, coverages, processes, jobs, features)
+log = logging.getLogger("geodeferred")
+
+
+def build_services(settings: Settings) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.jobs_dir.mkdir(parents=True, exist_ok=True)
+    demo = build_demo_data(settings.data_dir, dem_width=settings.dem_width) if settings.build_demo_data else {}
+    catalog = load_catalog(settings, demo)
+    executor = make_executor(settings.executor)
+    store = JobStore(settings.jobs_dir / "jobs")
+    runner = JobRunner(store, executor, "processes.execute:run_job_work")
+    return Services(settings, catalog, GraphStore(settings.jobs_dir / "graphs"), store, runner, executor,
+                    LruCache(settings.tile_cache_entries))
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services = build_services(settings)
+        app.state.services = services
+        resumed = services.runner.recover()
+        if resumed:
+            log.info("resumed %d interrupted job(s)", len(resumed))
+        stop_recovery = services.runner.recover_every(60)
+        try:
+            yield
+        finally:
+            stop_recovery.set()
+            services.executor.shutdown()
+
+    routes = [r for m in ROUTE_MODULES for r in m.ROUTES]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=errors.HANDLERS,
+                    middleware=[Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"],
+                                           allow_headers=["*"], expose_headers=["Location", "ETag"])])
+    app.state.route_modules = ROUTE_MODULES
+    app.state.conformance = sorted({c for m in ROUTE_MODULES for c in m.CONFORMANCE})
+    return app

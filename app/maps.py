@@ -1,0 +1,134 @@
+"""Map requests: a collection (or deferred result) + optional algorithm + styling -> images.
+
+The query string is validated strictly: render keys are known, everything else must be a
+parameter of the chosen algorithm (validated by its parameter model), so a misspelled parameter
+is a 400 rather than silently ignored.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Mapping
+
+from processes.engine.errors import UnknownCollection
+from processes.engine.evaluate import evaluate
+from processes.engine.graph import CollectionNode, Node, ProcessNode, collections_of, graph_hash, parse_process
+from processes.engine.grid import Grid
+from processes.engine.sources import Collection
+from processes.ops import REGISTRY
+
+from . import render
+from .errors import ApiError, NotFound
+from .services import Services
+
+RENDER_KEYS = {"f", "colormap", "rescale", "bands", "datetime", "algorithm", "blend"}
+
+
+@dataclass(frozen=True)
+class MapRequest:
+    collection: str
+    base: Node
+    algorithm: Node | None
+    colormap: str | None
+    rescale: tuple[float, float] | None
+    blend: float
+    fmt: render.Format
+
+    @property
+    def key(self) -> str:
+        parts = {"base": graph_hash(self.base), "alg": graph_hash(self.algorithm) if self.algorithm else None,
+                 "cm": self.colormap, "rs": self.rescale, "bl": self.blend, "f": self.fmt}
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def _floats(text: str, n: int, name: str) -> tuple[float, ...]:
+    try:
+        vals = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise ApiError(f"{name} must be {n} comma-separated numbers, got '{text}'") from None
+    if len(vals) != n or not all(v == v and abs(v) != float("inf") for v in vals):
+        raise ApiError(f"{name} must be {n} comma-separated finite numbers, got '{text}'")
+    return vals
+
+
+def base_node(services: Services, cid: str, bands: str | None, datetime: str | None) -> Node:
+    """The graph a collection id stands for: a source collection reference or a stored workflow."""
+    try:
+        target = services.resolve(cid)
+    except (LookupError, UnknownCollection):
+        raise NotFound(f"unknown collection '{cid}'") from None
+    if not isinstance(target, Collection):
+        if bands or datetime:
+            raise ApiError("bands and datetime apply to source collections, not to workflow results")
+        return target
+    names = None
+    if bands:
+        names = tuple(b.strip() for b in bands.split(",") if b.strip())
+        unknown = [b for b in names if b not in target.band_names]
+        if unknown:
+            raise ApiError(f"unknown band(s) {unknown}; collection '{cid}' has {list(target.band_names)}")
+    return CollectionNode(cid, names, datetime)
+
+
+def parse_map_request(services: Services, cid: str, query: Mapping[str, str], fmt: render.Format) -> MapRequest:
+    base = base_node(services, cid, query.get("bands"), query.get("datetime"))
+    alg_id = query.get("algorithm")
+    extras = {k: v for k, v in query.items() if k not in RENDER_KEYS}
+    algorithm = None
+    if alg_id:
+        op = REGISTRY.get(alg_id)
+        if op is None or list(op.inputs) != ["data"] or op.inputs["data"].kind != "raster":
+            usable = sorted(k for k, o in REGISTRY.items() if list(o.inputs) == ["data"] and o.inputs["data"].kind == "raster")
+            raise ApiError(f"unknown algorithm '{alg_id}'; available: {', '.join(usable)}")
+        algorithm = parse_process(alg_id, {"data": {"collection": "__base__"}, **extras},
+                                  lambda c: base if c == "__base__" else services.resolve(c))
+        algorithm = _replace_input(algorithm, base)
+    elif extras:
+        raise ApiError(f"unknown query parameter(s): {', '.join(sorted(extras))}")
+    colormap = query.get("colormap")
+    if colormap is not None and colormap not in render.colormap_names():
+        raise ApiError(f"unknown colormap '{colormap}'")
+    rescale = _floats(query["rescale"], 2, "rescale") if "rescale" in query else None
+    blend = _floats(query["blend"], 1, "blend")[0] if "blend" in query else 0.0
+    if not 0.0 <= blend <= 1.0:
+        raise ApiError("blend must be between 0 and 1")
+    if blend > 0 and algorithm is None:
+        raise ApiError("blend shades the colour map with an algorithm's output: add algorithm=hillshade")
+    return MapRequest(cid, base, algorithm, colormap, rescale, blend, fmt)
+
+
+def _replace_input(node: ProcessNode, base: Node) -> ProcessNode:
+    return ProcessNode(node.process, (("data", base),), node.params)
+
+
+def _display_defaults(services: Services, req: MapRequest) -> tuple[str | None, tuple[float, float] | None]:
+    entry = services.catalog.rasters.get(req.collection)
+    cfg = entry.config.render if entry else None
+    root = req.base
+    if req.algorithm is not None and req.blend == 0:
+        op = REGISTRY[req.algorithm.process]
+        return req.colormap, req.rescale or op.value_range
+    if isinstance(root, ProcessNode):
+        return req.colormap, req.rescale or root.op.value_range
+    return (req.colormap or (cfg.colormap if cfg else None),
+            req.rescale or (tuple(cfg.rescale) if cfg and cfg.rescale else None))
+
+
+def render_map(services: Services, req: MapRequest, grid: Grid) -> bytes:
+    """Evaluate the request's graph(s) on the grid and encode the image."""
+    colormap, rescale = _display_defaults(services, req)
+    if req.algorithm is None:
+        (r,) = evaluate([req.base], grid, services.lookup)
+        return render.encode(render.colorize(r, rescale, colormap), r.mask, req.fmt)
+    if req.blend == 0:
+        (a,) = evaluate([req.algorithm], grid, services.lookup)
+        return render.encode(render.colorize(a, rescale, colormap), a.mask, req.fmt)
+    base, shade = evaluate([req.base, req.algorithm], grid, services.lookup)
+    rgb = render.shade(render.colorize(base, rescale, colormap), shade, req.blend)
+    return render.encode(rgb, base.mask & shade.mask, req.fmt)
+
+
+def versions(services: Services, node: Node) -> str:
+    return ",".join(services.catalog.rasters[c].collection.version for c in sorted(collections_of(node))
+                    if c in services.catalog.rasters)

@@ -1,0 +1,117 @@
+"""OGC API - Processes Part 1 (list, describe, execute sync/async) and Part 3 workflows
+(nested processes, collection input, collection output with response=collection|landingPage)."""
+from __future__ import annotations
+
+import base64
+import json
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from processes.engine.region import check_budget
+from processes.execute import OUTPUTS, job_request, parse_execution, run
+from processes.ogc import all_summaries, description
+from processes.ops import REGISTRY
+
+from ..errors import ApiError, NoSuchProcess
+from ..negotiate import base_url, document, json_body, link, self_links
+from .jobs import job_links
+
+P1 = "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/"
+P3 = "http://www.opengis.net/spec/ogcapi-processes-3/0.0/conf/"
+CONFORMANCE = [P1 + c for c in ("core", "ogc-process-description", "json", "html", "oas30", "job-list", "dismiss")] + \
+              [P3 + c for c in ("nested-processes", "collection-input", "collection-output")]
+
+
+def _op(pid: str):
+    op = REGISTRY.get(pid)
+    if op is None:
+        raise NoSuchProcess(f"unknown process '{pid}'; see /processes")
+    return op
+
+
+async def list_processes(request: Request) -> Response:
+    base = base_url(request)
+    doc = {"processes": all_summaries(base), "links": self_links(f"{base}/processes", "Processes")}
+    return document(request, doc, "Processes")
+
+
+async def describe(request: Request) -> Response:
+    op = _op(request.path_params["pid"])
+    return document(request, description(op, base_url(request)), op.title)
+
+
+def _wants_async(request: Request) -> bool:
+    prefer = request.headers.get("prefer", "").lower().replace(" ", "")
+    return "respond-async" in prefer.split(",")
+
+
+async def execute(request: Request) -> Response:
+    s = request.app.state.services
+    pid = request.path_params["pid"]
+    _op(pid)
+    mode = request.query_params.get("response")
+    if mode not in (None, "collection", "landingPage"):
+        raise ApiError("response must be 'collection' or 'landingPage' (or absent)")
+    body = await json_body(request)
+    ex = await run_in_threadpool(parse_execution, pid, body, s.resolve)
+    base = base_url(request)
+    if mode is not None:  # Part 3: defer everything, answer with where the result can be read
+        gid = s.graphs.put(ex.node, {"title": f"{REGISTRY[pid].title} workflow", "process": pid})
+        target = f"{base}/collections/{gid}" if mode == "collection" else f"{base}/results/{gid}"
+        return RedirectResponse(target, status_code=303)
+    if ex.region is None:
+        raise ApiError("a 'bbox' input is needed to compute a result (or use ?response=collection for a deferred one)")
+    grid = ex.region.grid()
+    job = job_request(ex.node, ex.region, ex.outputs, s.lookup)
+    job["max_pixels"] = s.settings.max_job_pixels
+    if _wants_async(request):
+        check_budget([ex.node], grid, s.settings.max_job_pixels)
+        rec = s.jobs.create(pid, job)
+        s.runner.start(rec.jobID)
+        url = f"{base}/jobs/{rec.jobID}"
+        return JSONResponse(rec.status_info() | {"links": job_links(base, rec)}, 201,
+                            headers={"Location": url, "Preference-Applied": "respond-async"})
+    check_budget([ex.node], grid, s.settings.max_sync_pixels)
+    produced = await run_in_threadpool(run, job, s.executor, s.settings.max_sync_pixels, s.settings.region_chunk)
+    if len(produced) == 1 and ex.response == "raw":
+        (name, data), = produced.items()
+        return Response(data, media_type=OUTPUTS[name] if name != "statistics" else "application/json")
+    doc = {}
+    for name, data in produced.items():
+        if name == "statistics":
+            doc[name] = json.loads(data)
+        else:
+            doc[name] = {"value": base64.b64encode(data).decode(), "encoding": "base64", "mediaType": OUTPUTS[name]}
+    return JSONResponse(doc)
+
+
+async def results_landing(request: Request) -> Response:
+    """Part 3 response=landingPage: a landing page whose collections list holds the deferred result."""
+    from .common import raster_collection
+
+    s = request.app.state.services
+    gid = request.path_params["gid"]
+    if s.graphs.get(gid) is None:
+        raise NoSuchProcess(f"no workflow result '{gid}'")
+    base = base_url(request)
+    url = f"{base}/results/{gid}"
+    if request.url.path.endswith("/collections"):
+        return document(request, {"collections": [raster_collection(request, gid)],
+                                  "links": self_links(f"{url}/collections", "Collections")}, "Collections")
+    doc = {"title": f"Workflow result {gid}", "links": self_links(url, "Landing page") + [
+        link(f"{url}/collections", "data", "application/json", "Collections"),
+        link(f"{base}/conformance", "conformance", "application/json"),
+        link(f"{base}/api", "service-desc", "application/vnd.oai.openapi+json;version=3.0")]}
+    return document(request, doc, doc["title"])
+
+
+ROUTES = [
+    Route("/processes", list_processes),
+    Route("/processes/{pid}", describe),
+    Route("/processes/{pid}/execution", execute, methods=["POST"]),
+    Route("/results/{gid}", results_landing),
+    Route("/results/{gid}/collections", results_landing),
+]

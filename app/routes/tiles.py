@@ -1,0 +1,131 @@
+"""OGC API - Tiles: tile matrix sets, map tilesets of every raster collection, map tiles, TileJSON."""
+from __future__ import annotations
+
+import hashlib
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .. import render
+from ..errors import NotFound, Overloaded
+from ..maps import parse_map_request, render_map, versions
+from ..negotiate import base_url, choose_format, document, link
+from ..tiling import SUPPORTED, get_tms, limits, tile_grid, tms_document
+from .collections_meta import raster_bbox, raster_title
+
+TILES = "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/"
+CONFORMANCE = [TILES + c for c in ("core", "tileset", "tilesets-list", "geodata-tilesets", "collections-selection",
+                                   "dateTime", "png", "jpeg", "tiff")]
+REL_TMS = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
+MAX_INFLIGHT = 64
+
+
+async def tile_matrix_sets(request: Request) -> Response:
+    base = base_url(request)
+    sets = [{"id": t, "title": get_tms(t).title, "uri": get_tms(t).uri,
+             "links": [link(f"{base}/tileMatrixSets/{t}", "self", "application/json", t)]} for t in SUPPORTED]
+    return document(request, {"tileMatrixSets": sets, "links": [link(f"{base}/tileMatrixSets", "self", "application/json")]},
+                    "Tile matrix sets")
+
+
+async def tile_matrix_set(request: Request) -> Response:
+    return document(request, tms_document(request.path_params["tms"]), request.path_params["tms"])
+
+
+def _tileset(request: Request, cid: str, tms_id: str) -> dict:
+    base = base_url(request)
+    tms = get_tms(tms_id)
+    bbox = raster_bbox(request, cid)
+    zmax = min(tms.maxzoom, 18)
+    tile_url = f"{base}/collections/{cid}/map/tiles/{tms_id}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"
+    lims = []
+    for z in range(tms.minzoom, zmax + 1):
+        r0, r1, c0, c1 = limits(tms_id, bbox, z)
+        lims.append({"tileMatrix": str(z), "minTileRow": r0, "maxTileRow": r1, "minTileCol": c0, "maxTileCol": c1})
+    return {
+        "title": f"{raster_title(request, cid)} ({tms_id})",
+        "dataType": "map",
+        "crs": tms.crs.root if hasattr(tms.crs, "root") else str(tms.crs),
+        "tileMatrixSetURI": tms.uri,
+        "tileMatrixSetLimits": lims,
+        "boundingBox": {"lowerLeft": [bbox[0], bbox[1]], "upperRight": [bbox[2], bbox[3]],
+                        "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"},
+        "links": [
+            link(f"{base}/collections/{cid}/map/tiles/{tms_id}", "self", "application/json", "This tileset"),
+            link(f"{base}/tileMatrixSets/{tms_id}", REL_TMS, "application/json", f"{tms_id} definition"),
+            link(tile_url, "item", "image/png", "Map tiles (PNG)", templated=True),
+            link(tile_url + "?f=webp", "item", "image/webp", "Map tiles (WebP)", templated=True),
+            link(f"{base}/collections/{cid}/map/tiles/{tms_id}/tilejson.json", "describedby", "application/json", "TileJSON"),
+        ],
+    }
+
+
+async def tilesets(request: Request) -> Response:
+    cid = request.path_params["cid"]
+    base = base_url(request)
+    raster_bbox(request, cid)  # 404 for an unknown collection
+    sets = []
+    for t in ("WebMercatorQuad", "WorldCRS84Quad"):
+        ts = _tileset(request, cid, t)
+        sets.append({k: ts[k] for k in ("title", "dataType", "crs", "tileMatrixSetURI")} |
+                    {"links": [link(f"{base}/collections/{cid}/map/tiles/{t}", "self", "application/json", t),
+                               link(f"{base}/tileMatrixSets/{t}", REL_TMS, "application/json")]})
+    return document(request, {"tilesets": sets, "links": [link(f"{base}/collections/{cid}/map/tiles", "self", "application/json")]},
+                    f"Map tilesets of {cid}")
+
+
+async def tileset(request: Request) -> Response:
+    cid, tms_id = request.path_params["cid"], request.path_params["tms"]
+    return document(request, _tileset(request, cid, tms_id), f"{cid} map tiles ({tms_id})")
+
+
+async def tilejson(request: Request) -> Response:
+    cid, tms_id = request.path_params["cid"], request.path_params["tms"]
+    ts = _tileset(request, cid, tms_id)
+    query = "&".join(f"{k}={v}" for k, v in request.query_params.items())
+    url = f"{base_url(request)}/collections/{cid}/map/tiles/{tms_id}/{{z}}/{{y}}/{{x}}" + (f"?{query}" if query else "")
+    lims = ts["tileMatrixSetLimits"]
+    bb = ts["boundingBox"]
+    return JSONResponse({"tilejson": "3.0.0", "name": ts["title"], "tiles": [url], "minzoom": 0,
+                         "maxzoom": int(lims[-1]["tileMatrix"]), "scheme": "xyz",
+                         "bounds": bb["lowerLeft"] + bb["upperRight"]})
+
+
+async def tile(request: Request) -> Response:
+    s = request.app.state.services
+    p = request.path_params
+    cid, tms_id, z, y, x = p["cid"], p["tms"], p["z"], p["y"], p["x"]
+    fmt = choose_format(request, ["png", "webp", "jpeg"], "png")
+    grid = tile_grid(tms_id, z, x, y)
+    req = parse_map_request(s, cid, request.query_params, fmt)
+    r0, r1, c0, c1 = limits(tms_id, raster_bbox(request, cid), z)
+    if not (r0 <= y <= r1 and c0 <= x <= c1):
+        raise NotFound(f"tile {z}/{y}/{x} is outside the tileset limits of '{cid}'")
+    key = f"{req.key}|{versions(s, req.base)}|{tms_id}/{z}/{y}/{x}"
+    etag = '"' + hashlib.sha1(key.encode()).hexdigest()[:20] + '"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=86400"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    data = s.tiles.get(key)
+    if data is None:
+        if s.inflight >= MAX_INFLIGHT:
+            raise Overloaded("too many tiles are being computed; retry shortly", {"Retry-After": "1"})
+        s.inflight += 1
+        try:
+            data = await run_in_threadpool(render_map, s, req, grid)
+        finally:
+            s.inflight -= 1
+        s.tiles.put(key, data)
+    return Response(data, media_type=render.MEDIA_TYPES[fmt], headers=headers)
+
+
+ROUTES = [
+    Route("/tileMatrixSets", tile_matrix_sets),
+    Route("/tileMatrixSets/{tms}", tile_matrix_set),
+    Route("/collections/{cid}/map/tiles", tilesets),
+    Route("/collections/{cid}/map/tiles/{tms}", tileset),
+    Route("/collections/{cid}/map/tiles/{tms}/tilejson.json", tilejson),
+    Route("/collections/{cid}/map/tiles/{tms}/{z:int}/{y:int}/{x:int}", tile),
+]

@@ -1,0 +1,75 @@
+"""The running service's state, built once per web worker by create_app's lifespan."""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from processes.engine.errors import UnknownCollection
+from processes.engine.executor import Executor
+from processes.engine.graph import Node, parse_process
+from processes.engine.sources import Collection
+from processes.jobs import JobRunner, JobStore
+
+from .catalog import Catalog
+from .settings import Settings
+from .virtual import GraphStore
+
+
+class LruCache:
+    """A small thread-safe LRU of rendered tiles (bytes), bounded in entries."""
+
+    def __init__(self, entries: int) -> None:
+        self.entries = entries
+        self._d: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            v = self._d.get(key)
+            if v is not None:
+                self._d.move_to_end(key)
+            return v
+
+    def put(self, key: str, value: bytes) -> None:
+        if self.entries <= 0:
+            return
+        with self._lock:
+            self._d[key] = value
+            self._d.move_to_end(key)
+            while len(self._d) > self.entries:
+                self._d.popitem(last=False)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    catalog: Catalog
+    graphs: GraphStore
+    jobs: JobStore
+    runner: JobRunner
+    executor: Executor
+    tiles: LruCache
+    inflight: int = 0
+    _nodes: dict[str, Node] = field(default_factory=dict)
+
+    def resolve(self, cid: str) -> Collection | Node:
+        """A collection id -> a readable collection, or the graph of a deferred result collection."""
+        if cid in self.catalog.rasters:
+            return self.catalog.rasters[cid].collection
+        node = self._nodes.get(cid)
+        if node is None:
+            doc = self.graphs.get(cid)
+            if doc is None:
+                raise UnknownCollection(f"unknown collection '{cid}'")
+            g = doc["graph"]
+            node = parse_process(g["process"], g["inputs"], self.resolve)
+            self._nodes[cid] = node
+        return node
+
+    def lookup(self, cid: str) -> Collection:
+        return self.catalog.collection(cid)
+
+    def virtual_doc(self, cid: str) -> dict[str, Any] | None:
+        return self.graphs.get(cid)

@@ -1,0 +1,30 @@
+"""All configuration in one place, read from GEODEFERRED_* environment variables when the app is built."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GEODEFERRED_", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(2, ge=1, description="gunicorn web worker processes")
+    public_url: str | None = Field(None, description="Base URL in links; default: taken from each request")
+    catalog: Path = ROOT / "collections" / "catalog.yaml"
+    data_dir: Path = ROOT / "var" / "data"
+    jobs_dir: Path = ROOT / "var" / "jobs"
+    dem_width: int = Field(4320, ge=64, description="Width of the generated demo DEM (height is half)")
+    build_demo_data: bool = True
+    executor: str = Field("process:2", description="'inline', 'process[:N]', 'dask://host:port'")
+    tile_cache_entries: int = Field(4096, ge=0)
+    max_sync_pixels: int = Field(16_000_000, ge=1, description="Largest region a sync execution may compute")
+    max_job_pixels: int = Field(400_000_000, ge=1, description="Largest region any execution may compute")
+    region_chunk: int = Field(1024, ge=64, description="Side of the chunks a region is split into")
+    allowed_remote_prefixes: list[str] = Field(default_factory=list,
+                                               description="URL prefixes that catalog entries may point at")
