@@ -48,6 +48,13 @@ def _num(text: str, name: str) -> float:
     return v
 
 
+def _positive(text: str, name: str) -> float:
+    v = _num(text, name)
+    if v <= 0:
+        raise ApiError(f"{name} must be positive")
+    return v
+
+
 def parse_region(query: Mapping[str, str], getlist, extent: tuple[float, float, float, float],
                  native_res: float) -> Region:
     """The CRS84 region a coverage request asks for; defaults: the whole extent at native resolution."""
@@ -83,9 +90,9 @@ def parse_region(query: Mapping[str, str], getlist, extent: tuple[float, float, 
         width, height = width / f, height / f
     axes = _axis_items(getlist("scale-axes"), "scale-axes")
     if "x" in axes:
-        width /= _num(axes["x"], "scale-axes")
+        width /= _positive(axes["x"], "scale-axes")
     if "y" in axes:
-        height /= _num(axes["y"], "scale-axes")
+        height /= _positive(axes["y"], "scale-axes")
     if "width" in query:
         width = _num(query["width"], "width")
     if "height" in query:
@@ -98,6 +105,8 @@ def parse_region(query: Mapping[str, str], getlist, extent: tuple[float, float, 
         height = width * (n - s) / (e - w)
     if ("y" in sizes or "height" in query) and not ("x" in sizes or "width" in query):
         width = height * (e - w) / (n - s)
+    if width <= 0 or height <= 0:
+        raise ApiError("sizes and scale factors must be positive")
     width, height = max(1, round(width)), max(1, round(height))
     if width > MAX_SIDE or height > MAX_SIDE:
         raise ApiError(f"the coverage would be {width} x {height} pixels (at most {MAX_SIDE} a side): "

@@ -43,6 +43,34 @@ def tile_grid(tms_id: str, z: int, x: int, y: int) -> Grid:
     return Grid.from_bounds(crs_text(tms_id), (b.left, b.bottom, b.right, b.top), m.tileWidth, m.tileHeight)
 
 
+MAX_LISTED_ZOOM = 18
+
+
+@lru_cache(maxsize=1024)
+def zoom_range(tms_id: str, bbox: tuple[float, float, float, float]) -> tuple[int, int]:
+    """(first, last) zoom a tileset of data covering a WGS84 bbox lists and serves.
+
+    The first is the coarsest matrix on which the extent spans at least one pixel each way:
+    GDAL 3.6's OGCAPI driver crops every listed matrix to the extent and fails to open the
+    whole dataset when one of them makes it less than a pixel ("Computed -srcwin ... has
+    negative width and/or height"), and such a tile holds no visible data anyway.
+    """
+    tms = get_tms(tms_id)
+    last = min(tms.maxzoom, MAX_LISTED_ZOOM)
+    gb = tms.bbox
+    w, s, e, n = max(bbox[0], gb.left), max(bbox[1], gb.bottom), min(bbox[2], gb.right), min(bbox[3], gb.top)
+    if w >= e or s >= n:
+        return tms.minzoom, last
+    from rasterio.warp import transform_bounds
+
+    left, bottom, right, top = transform_bounds("EPSG:4326", tms.rasterio_crs, w, s, e, n, densify_pts=21)
+    for z in range(tms.minzoom, last + 1):
+        cell = tms.matrix(z).cellSize
+        if right - left >= cell and top - bottom >= cell:
+            return z, last
+    return last, last
+
+
 def limits(tms_id: str, bbox: tuple[float, float, float, float], z: int) -> tuple[int, int, int, int]:
     """(minRow, maxRow, minCol, maxCol) of the tiles covering a WGS84 bbox at zoom z."""
     tms = get_tms(tms_id)
@@ -67,12 +95,19 @@ def tms_document(tms_id: str) -> dict[str, Any]:
     doc["identifier"] = tms.id
     doc["supportedCRS"] = doc["crs"] if isinstance(doc.get("crs"), str) else str(tms.crs)
     bb = tms.xy_bbox
-    doc["boundingBox"] = {"type": "BoundingBoxType", "crs": doc["supportedCRS"],
-                          "lowerCorner": [bb.left, bb.bottom], "upperCorner": [bb.right, bb.top]}
-    if "wellKnownScaleSet" in doc:
-        doc["wellKnownScaleSet"] = doc["wellKnownScaleSet"]
+    lower, upper = [bb.left, bb.bottom], [bb.right, bb.top]
+    if _north_first(tms):  # 1.0 corners are in the CRS's axis order, like pointOfOrigin (e.g. EPSG:4326, 3035)
+        lower, upper = lower[::-1], upper[::-1]
+    # a TMS 2.0 boundingBox (lowerLeft/upperRight) keeps its members; the 1.0 ones are added beside them
+    doc["boundingBox"] = {**doc.get("boundingBox", {}), "type": "BoundingBoxType", "crs": doc["supportedCRS"],
+                          "lowerCorner": lower, "upperCorner": upper}
     for m in doc["tileMatrices"]:
         m["identifier"] = m["id"]
         m["topLeftCorner"] = m["pointOfOrigin"]
     return doc
 
+
+def _north_first(tms: TileMatrixSet) -> bool:
+    """Whether the CRS's first axis is a northing or latitude."""
+    axes = tms.crs._pyproj_crs.axis_info
+    return bool(axes) and axes[0].direction.lower() in ("north", "south")

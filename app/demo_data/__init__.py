@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from filelock import FileLock
@@ -63,6 +64,7 @@ def build_demo_data(data_dir: Path, *, dem_width: int = 4320, force: bool = Fals
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(data_dir / ".build.lock")):
+        _remove_leftovers(data_dir)
         _build_dem(paths["dem"], dem_width, force)
         _build_sentinel2(paths["s2_items"], force)
         for name, make in _GEOJSON.items():
@@ -72,12 +74,41 @@ def build_demo_data(data_dir: Path, *, dem_width: int = 4320, force: bool = Fals
     return paths
 
 
+def _remove_leftovers(data_dir: Path) -> None:
+    """Delete temp files of a builder that died mid-write (safe: we hold the build lock)."""
+    for pattern in (".*.tmp.*", ".*.scratch.*", "sentinel2/.*.tmp.*"):
+        for p in data_dir.glob(pattern):
+            p.unlink(missing_ok=True)
+
+
 def _build_dem(path: Path, width: int, force: bool) -> None:
     if path.exists() and not force:
         return
     t0 = time.perf_counter()
     writers.write_global_dem(path, width, terrain.dem_block, nodata=terrain.DEM_NODATA)
     log.info("built %s (%dx%d) in %.1fs", path, width, width // 2, time.perf_counter() - t0)
+
+
+def _build_scene(folder: Path, scene: sentinel2.Scene) -> dict:
+    """Write the reflectance and SCL COGs of one scene, then its STAC Item (returned)."""
+    geo = dict(crs=landscape.AOI_CRS, transform=sentinel2.TRANSFORM)
+    refl_name, scl_name, item_name = stac.scene_files(scene)
+    refl, scl = sentinel2.scene_arrays(scene)
+    writers.write_cog_array(folder / refl_name, refl, nodata=0, resampling="average",
+                            descriptions=sentinel2.BANDS, **geo)
+    writers.write_cog_array(folder / scl_name, scl, nodata=0, resampling="nearest",
+                            descriptions=["SCL"], **geo)
+    valid = int((scl != 0).sum())
+    cover = 100.0 * float(((scl == 8) | (scl == 9)).sum()) / max(valid, 1)
+    item = stac.item(scene, cover)
+    writers.write_json(folder / item_name, item)  # last: an Item on disk implies complete COGs
+    return item
+
+
+def _scene_item(folder: Path, scene: sentinel2.Scene, rebuild: bool) -> dict:
+    if rebuild:
+        return _build_scene(folder, scene)
+    return json.loads((folder / stac.scene_files(scene)[2]).read_text(encoding="utf-8"))
 
 
 def _build_sentinel2(folder: Path, force: bool) -> None:
@@ -92,24 +123,14 @@ def _build_sentinel2(folder: Path, force: bool) -> None:
         writers.write_cog_array(lc_path, lc, nodata=0, resampling="nearest", descriptions=["landcover"],
                                 tags={f"CLASS_{k}": v for k, v in sentinel2.LANDCOVER_CLASSES.items()}, **geo)
         built = True
-    items = []
-    for index, scene in enumerate(sentinel2.SCENES):
-        item_path = folder / f"{scene.id}.json"
-        refl_path = folder / stac.reflectance_href(scene)
-        scl_path = folder / stac.scl_href(scene)
-        if not force and item_path.exists() and refl_path.exists() and scl_path.exists():
-            items.append(json.loads(item_path.read_text(encoding="utf-8")))
-            continue
-        refl, scl = sentinel2.scene_arrays(index)
-        writers.write_cog_array(refl_path, refl, nodata=0, resampling="average",
-                                descriptions=sentinel2.BANDS, **geo)
-        writers.write_cog_array(scl_path, scl, nodata=0, resampling="nearest", descriptions=["SCL"], **geo)
-        valid = scl != 0
-        cover = 100.0 * float(((scl == 8) | (scl == 9)).sum()) / max(int(valid.sum()), 1)
-        item = stac.item(scene, cover)
-        writers.write_json(item_path, item)  # last: an Item on disk implies its COGs are complete
-        items.append(item)
-        built = True
+    scenes = sentinel2.SCENES
+    rebuild = [force or not all((folder / name).exists() for name in stac.scene_files(s)) for s in scenes]
+    if any(rebuild):
+        sentinel2.static_layers()  # fill the caches once, before the threads share them
+    # 2 scenes in flight: the numpy work of one overlaps the GDAL compression of the other
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        items = list(ex.map(_scene_item, [folder] * len(scenes), scenes, rebuild))
+    built = built or any(rebuild)
     coll_path = folder / "collection.json"
     if built or force or not coll_path.exists():
         writers.write_json(coll_path, stac.collection(items))

@@ -46,7 +46,7 @@ VEG = np.array([250, 550, 280, 4200, 1900, 850], np.float32)
 SOIL = np.array([1000, 1350, 1650, 2400, 3200, 2700], np.float32)
 WATER_SPEC = np.array([650, 560, 320, 160, 90, 60], np.float32)
 URBAN_SPEC = np.array([1250, 1320, 1420, 1850, 2300, 2050], np.float32)
-BURNED = np.array([330, 480, 700, 900, 2000, 2300], np.float32)  # NDVI 0.13, NBR -0.44
+BURNED = np.array([330, 480, 700, 800, 2000, 2300], np.float32)  # char: NDVI 0.07, NBR -0.48
 CLOUD = np.array([7200, 7000, 6900, 7100, 4600, 3300], np.float32)
 
 # crop phenology: NDVI = lo + (hi - lo) * exp(-((doy - peak) / width)^2)
@@ -148,7 +148,7 @@ def target_ndvi(d: date) -> np.ndarray:
     """Per-pixel NDVI of the vegetated land covers on date d."""
     lc, pidx = landcover()
     doy = d.timetuple().tm_yday
-    tex = _noise(24.0, S2_SEED + 3, octaves=2)  # smooth: sharp texture bloats the COGs
+    tex = static_layers()["ndvi_tone"]
     garrigue = 0.30 + 0.30 * math.exp(-(((doy - 110) / 60) ** 2)) + 0.10 * math.exp(-(((doy - 300) / 40) ** 2))
     forest = 0.78 + 0.04 * math.cos(2 * math.pi * (doy - 170) / 365)
     ndvi = np.select(
@@ -159,11 +159,12 @@ def target_ndvi(d: date) -> np.ndarray:
     return ndvi.astype(np.float32)
 
 
-def cloud_alpha(scene_index: int, cover: float) -> np.ndarray:
-    """Cloud opacity in [0, 1]: blobs covering about ``cover`` of the AOI (0 below 0.25)."""
+def cloud_alpha(scene: Scene) -> np.ndarray:
+    """Cloud opacity in [0, 1]: blobs covering about ``scene.cloud_target`` of the AOI (0 below 0.25)."""
+    cover = scene.cloud_target
     if cover <= 0:
         return np.zeros((L.SIZE, L.SIZE), np.float32)
-    field = _noise(160.0, S2_SEED + 100 + scene_index, octaves=5)
+    field = _noise(160.0, S2_SEED + scene.date.toordinal(), octaves=5)
     thr = np.quantile(field[::8, ::8], 1.0 - cover)
     alpha = np.clip((field - thr) / (0.25 * field.std()) + 0.25, 0.0, 1.0)
     alpha[alpha < 0.25] = 0.0
@@ -171,32 +172,33 @@ def cloud_alpha(scene_index: int, cover: float) -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def _static_textures() -> dict[str, np.ndarray]:
-    """Date-independent per-pixel variation (soil brightness, urban/water texture, fire masks)."""
+def static_layers() -> dict[str, np.ndarray]:
+    """Date-independent layers (land-cover masks, soil/urban/water texture); also warms the caches."""
     lc, _ = landcover()
+    fire_masks()
     return {
+        "ndvi_tone": _noise(24.0, S2_SEED + 3, octaves=2),  # smooth: sharp texture bloats the COGs
         "soil_tone": 1.0 + 0.08 * _noise(40.0, S2_SEED + 4),
         "urban": lc == URBAN, "water": lc == WATER,
         "urban_tone": 1.0 + 0.10 * _noise(6.0, S2_SEED + 5), "water_tone": 1.0 + 0.08 * _noise(6.0, S2_SEED + 6),
     }
 
 
-def scene_arrays(index: int) -> tuple[np.ndarray, np.ndarray]:
-    """(reflectance uint16 (6, H, W), SCL uint8 (H, W)) of SCENES[index]. Band by band to limit memory."""
-    scene = SCENES[index]
+def scene_arrays(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
+    """(reflectance uint16 (6, H, W), SCL uint8 (H, W)) of one scene. Band by band to limit memory."""
     lc, _ = landcover()
-    st = _static_textures()
+    st = static_layers()
     f = fraction_for_ndvi(target_ndvi(scene.date))
     soil_part = st["soil_tone"] * (1.0 - f)
     burns = []
     for fire, mask in zip(L.fires(), fire_masks()):
         if fire.date < scene.date:
             years = (scene.date - fire.date).days / 365.25
-            burns.append((mask, min(0.04 + 0.12 * years, 0.3)))  # slow regrowth
-    alpha = cloud_alpha(index, scene.cloud_target)
+            burns.append((mask, min(0.12 * years, 0.3)))  # slow regrowth
+    alpha = cloud_alpha(scene)
     cloudy = alpha > 0
     shadow = ndimage.shift(cloudy, (30, -22), order=0, cval=False) & ~cloudy
-    cloud_tone = 1.0 + 0.05 * _noise(60.0, S2_SEED + 7 + index)
+    cloud_tone = 1.0 + 0.05 * _noise(60.0, S2_SEED + 7 + scene.date.toordinal())
 
     out = np.empty((len(BANDS), L.SIZE, L.SIZE), np.uint16)
     clear = {}

@@ -31,17 +31,15 @@ def _lonlat(geom):
     return [round(v, 7) for v in g.bounds], mapping(g)
 
 
-def reflectance_href(scene: S.Scene) -> str:
-    return f"./{scene.id}_reflectance.tif"
-
-
-def scl_href(scene: S.Scene) -> str:
-    return f"./{scene.id}_SCL.tif"
+def scene_files(scene: S.Scene) -> tuple[str, str, str]:
+    """File names of one scene in the sentinel2 folder (the Item JSON last)."""
+    return f"{scene.id}_reflectance.tif", f"{scene.id}_SCL.tif", f"{scene.id}.json"
 
 
 def item(scene: S.Scene, cloud_cover: float) -> dict:
     """STAC Item of one scene; ``cloud_cover`` is the % of valid pixels flagged SCL 8/9."""
     bbox, geometry = _lonlat(S.footprint_utm(scene))
+    refl_name, scl_name, _ = scene_files(scene)
     return {
         "type": "Feature",
         "stac_version": "1.0.0",
@@ -65,7 +63,7 @@ def item(scene: S.Scene, cloud_cover: float) -> dict:
         },
         "assets": {
             "reflectance": {
-                "href": reflectance_href(scene),
+                "href": f"./{refl_name}",
                 "type": COG_TYPE,
                 "title": "Surface reflectance B02, B03, B04, B08, B11, B12 (x10000)",
                 "roles": ["data", "reflectance"],
@@ -74,7 +72,7 @@ def item(scene: S.Scene, cloud_cover: float) -> dict:
                                   "spatial_resolution": L.PIXEL} for _ in S.BANDS],
             },
             "scl": {
-                "href": scl_href(scene),
+                "href": f"./{scl_name}",
                 "type": COG_TYPE,
                 "title": "Scene classification (Sentinel-2 L2A SCL codes)",
                 "roles": ["data"],

@@ -101,8 +101,12 @@ def continental_fields(seed: int = DEM_SEED) -> tuple[np.ndarray, np.ndarray, np
 
 
 def relief_octaves(width: int) -> int:
-    """Relief octaves until the lattice cell shrinks to ~2.5 pixels."""
-    return max(1, int(np.floor(np.log2(width / (RELIEF_CELLS * 2.5)))) + 1)
+    """Relief octaves until the lattice cell shrinks to ~2.5 pixels (at least those of 4320 px).
+
+    Below 4320 px the DEM is a point sample of the 4320 px terrain, so small
+    test DEMs keep real peaks and slopes instead of a smoothed-out globe.
+    """
+    return max(4, int(np.floor(np.log2(width / (RELIEF_CELLS * 2.5)))) + 1)
 
 
 def relief(lon: np.ndarray, lat: np.ndarray, octaves: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,7 @@ from .. import render
 from ..errors import NotFound, Overloaded
 from ..maps import parse_map_request, render_map, versions
 from ..negotiate import base_url, choose_format, document, link
-from ..tiling import SUPPORTED, get_tms, limits, tile_grid, tms_document
+from ..tiling import SUPPORTED, get_tms, limits, tile_grid, tms_document, zoom_range
 from .collections_meta import raster_bbox, raster_title
 
 TILES = "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/"
@@ -38,10 +38,10 @@ def _tileset(request: Request, cid: str, tms_id: str) -> dict:
     base = base_url(request)
     tms = get_tms(tms_id)
     bbox = raster_bbox(request, cid)
-    zmax = min(tms.maxzoom, 18)
+    zmin, zmax = zoom_range(tms_id, bbox)
     tile_url = f"{base}/collections/{cid}/map/tiles/{tms_id}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"
     lims = []
-    for z in range(tms.minzoom, zmax + 1):
+    for z in range(zmin, zmax + 1):
         r0, r1, c0, c1 = limits(tms_id, bbox, z)
         lims.append({"tileMatrix": str(z), "minTileRow": r0, "maxTileRow": r1, "minTileCol": c0, "maxTileCol": c1})
     return {
@@ -88,7 +88,7 @@ async def tilejson(request: Request) -> Response:
     url = f"{base_url(request)}/collections/{cid}/map/tiles/{tms_id}/{{z}}/{{y}}/{{x}}" + (f"?{query}" if query else "")
     lims = ts["tileMatrixSetLimits"]
     bb = ts["boundingBox"]
-    return JSONResponse({"tilejson": "3.0.0", "name": ts["title"], "tiles": [url], "minzoom": 0,
+    return JSONResponse({"tilejson": "3.0.0", "name": ts["title"], "tiles": [url], "minzoom": int(lims[0]["tileMatrix"]),
                          "maxzoom": int(lims[-1]["tileMatrix"]), "scheme": "xyz",
                          "bounds": bb["lowerLeft"] + bb["upperRight"]})
 
@@ -100,7 +100,11 @@ async def tile(request: Request) -> Response:
     fmt = choose_format(request, ["png", "webp", "jpeg"], "png")
     grid = tile_grid(tms_id, z, x, y)
     req = parse_map_request(s, cid, request.query_params, fmt)
-    r0, r1, c0, c1 = limits(tms_id, raster_bbox(request, cid), z)
+    bbox = raster_bbox(request, cid)
+    zmin, zmax = zoom_range(tms_id, bbox)
+    if not zmin <= z <= zmax:
+        raise NotFound(f"zoom {z} is outside the tileset limits of '{cid}' ({zmin}-{zmax})")
+    r0, r1, c0, c1 = limits(tms_id, bbox, z)
     if not (r0 <= y <= r1 and c0 <= x <= c1):
         raise NotFound(f"tile {z}/{y}/{x} is outside the tileset limits of '{cid}'")
     key = f"{req.key}|{versions(s, req.base)}|{tms_id}/{z}/{y}/{x}"

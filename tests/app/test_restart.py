@@ -1,0 +1,63 @@
+"""Jobs and their results survive a restart of the service; an interrupted job is resumed."""
+from __future__ import annotations
+
+import time
+
+from starlette.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+from processes.execute import Region, job_request
+from processes.engine.graph import parse_process
+from processes.jobs import JobStore
+
+BODY = {"inputs": {"data": {"collection": "dem"}, "bbox": [5, 40, 15, 48], "width": 200, "z_factor": 30}}
+
+
+def fresh_settings(settings, tmp_path) -> Settings:
+    return settings.model_copy(update={"jobs_dir": tmp_path / "jobs"})
+
+
+def wait(client, url, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        st = client.get(url).json()
+        if st["status"] in ("successful", "failed", "dismissed"):
+            return st
+        time.sleep(0.1)
+    raise AssertionError(st)
+
+
+def test_finished_job_survives_restart(settings, tmp_path):
+    s = fresh_settings(settings, tmp_path)
+    with TestClient(create_app(s)) as c:
+        r = c.post("/processes/hillshade/execution", json=BODY, headers={"Prefer": "respond-async"})
+        url = r.headers["location"].replace("http://testserver", "")
+        assert wait(c, url)["status"] == "successful"
+        before = c.get(url + "/results/result").content
+        coll = c.post("/processes/slope/execution?response=collection",
+                      json={"inputs": {"data": {"collection": "dem"}}}, follow_redirects=False).headers["location"]
+    with TestClient(create_app(s)) as c:  # a new service process on the same disk
+        st = c.get(url).json()
+        assert st["status"] == "successful"
+        assert c.get(url + "/results/result").content == before
+        assert any(j["jobID"] == st["jobID"] for j in c.get("/jobs").json()["jobs"])
+        assert c.get(coll.replace("http://testserver", "") + "/map/tiles/WebMercatorQuad/1/0/0").status_code == 200
+
+
+def test_interrupted_job_is_resumed_on_start(settings, tmp_path):
+    """A job left 'running' by a dead worker (no lock holder) completes after the next start."""
+    s = fresh_settings(settings, tmp_path)
+    with TestClient(create_app(s)) as c:
+        services = c.app.state.services
+        node = parse_process("hillshade", {"data": {"collection": "dem"}}, services.resolve)
+        request = job_request(node, Region("OGC:CRS84", (0, 0, 10, 10), 100, 100), ("result", "statistics"),
+                              services.lookup)
+    store = JobStore(s.jobs_dir / "jobs")
+    rec = store.create("hillshade", request)
+    store.update(rec.jobID, status="running", message="running", attempts=1)  # its worker died here
+    with TestClient(create_app(s)) as c:
+        st = wait(c, f"/jobs/{rec.jobID}")
+        assert st["status"] == "successful", st
+        stats = c.get(f"/jobs/{rec.jobID}/results").json()["statistics"]
+        assert stats["hillshade"]["count"] == 10000
