@@ -20,6 +20,7 @@ from .engine.errors import GraphError
 from .engine.executor import Executor, make_executor
 from .engine.graph import Node, Resolver, canonical, collections_of, parse_node, parse_process
 from .engine.grid import Grid
+from .engine.openeo import is_flat_graph, to_nested
 from .engine.region import check_budget, evaluate_region
 from .engine.sources import Asset, Collection, Item
 
@@ -105,8 +106,15 @@ def parse_region(pid: str, inputs: Mapping[str, Any]) -> Region | None:
 
 
 def parse_execution(pid: str, body: Any, resolve: Resolver) -> Execution:
+    """An execution request: Part 1/3 `inputs` (nested processes), or an openEO `process_graph`
+    whose result node must be the process the request was posted to."""
     if not isinstance(body, Mapping):
         raise GraphError("the execution request must be a JSON object with 'inputs'")
+    if is_flat_graph(body):
+        root, graph_inputs = to_nested(body["process_graph"])
+        if root != pid:
+            raise GraphError(f"the result node runs '{root}' but the request was posted to '{pid}'", "process_graph")
+        body = {**body, "inputs": {**graph_inputs, **(body.get("inputs") or {})}}
     inputs = body.get("inputs", {})
     if not isinstance(inputs, Mapping):
         raise GraphError("'inputs' must be an object", pid)

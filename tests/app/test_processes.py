@@ -161,3 +161,17 @@ def test_wrong_content_type_and_method(client):
     assert client.get("/processes/hillshade/execution").status_code == 405
     assert client.post("/processes/nope/execution", json={"inputs": {}}).status_code == 404
     assert client.post("/processes/hillshade/execution?response=weird", json={}).status_code == 400
+
+
+def test_openeo_flat_graph_and_cycle(client):
+    graph = {"load": {"process_id": "load_collection", "arguments": {"id": "dem"}},
+             "hs": {"process_id": "hillshade", "arguments": {"data": {"from_node": "load"}, "z_factor": 40}, "result": True}}
+    body = {"process_graph": graph, "inputs": {"bbox": [0, 40, 20, 50], "width": 100}, "outputs": {"statistics": {}}}
+    flat = client.post("/processes/hillshade/execution", json=body).json()
+    nested = client.post("/processes/hillshade/execution", json={
+        "inputs": {"data": {"collection": "dem"}, "z_factor": 40, "bbox": [0, 40, 20, 50], "width": 100},
+        "outputs": {"statistics": {}}}).json()
+    assert flat == nested
+    graph["load"] = {"process_id": "slope", "arguments": {"data": {"from_node": "hs"}}}
+    r = client.post("/processes/hillshade/execution", json=body)
+    assert r.status_code == 400 and "cycle" in r.json()["detail"] and "process_graph.hs" in r.json()["detail"]
