@@ -16,8 +16,9 @@ from . import errors
 from .catalog import load_catalog
 from .demo_data import build_demo_data
 from .routes import common, coverages, features, jobs, processes, tiles
-from .services import LruCache, Services
+from .services import Services
 from .settings import Settings
+from .tile_cache import make_tile_cache
 from .virtual import GraphStore
 
 ROUTE_MODULES = (common, tiles, coverages, processes, jobs, features)
@@ -33,7 +34,7 @@ def build_services(settings: Settings) -> Services:
     store = JobStore(settings.jobs_dir / "jobs")
     runner = JobRunner(store, executor, "processes.execute:run_job_work")
     return Services(settings, catalog, GraphStore(settings.jobs_dir / "graphs"), store, runner, executor,
-                    LruCache(settings.tile_cache_entries))
+                    make_tile_cache(settings.tile_cache, settings.tile_cache_entries))
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -1,8 +1,6 @@
 """The running service's state, built once per web worker by create_app's lifespan."""
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,32 +12,8 @@ from processes.jobs import JobRunner, JobStore
 
 from .catalog import Catalog
 from .settings import Settings
+from .tile_cache import TileCache
 from .virtual import GraphStore
-
-
-class LruCache:
-    """A small thread-safe LRU of rendered tiles (bytes), bounded in entries."""
-
-    def __init__(self, entries: int) -> None:
-        self.entries = entries
-        self._d: OrderedDict[str, bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> bytes | None:
-        with self._lock:
-            v = self._d.get(key)
-            if v is not None:
-                self._d.move_to_end(key)
-            return v
-
-    def put(self, key: str, value: bytes) -> None:
-        if self.entries <= 0:
-            return
-        with self._lock:
-            self._d[key] = value
-            self._d.move_to_end(key)
-            while len(self._d) > self.entries:
-                self._d.popitem(last=False)
 
 
 @dataclass
@@ -50,7 +24,7 @@ class Services:
     jobs: JobStore
     runner: JobRunner
     executor: Executor
-    tiles: LruCache
+    tiles: TileCache
     inflight: int = 0
     _nodes: dict[str, Node] = field(default_factory=dict)
 
