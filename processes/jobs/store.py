@@ -1,46 +1,24 @@
-"""On-disk OGC API - Processes job store and runner that survive restarts.
+"""The on-disk job store: records, requests and results of OGC jobs, written atomically."""
 
-Web workers (several gunicorn processes, each restartable at any time) only create,
-read and submit jobs; the work runs in an :class:`~processes.engine.executor.Executor`.
-Everything a job needs lives on disk, so any web worker can serve or recover any job::
-
-    root/{job_id}/job.json      status record (JobRecord), replaced atomically
-    root/{job_id}/request.json  {"processID", "request"}: written before the 201
-    root/{job_id}/lock          flock held by the process running the job for its whole run
-    root/{job_id}/record.lock   flock held briefly around every read-modify-write of job.json
-    root/{job_id}/staging/      where the current attempt writes; renamed to results/ on success
-    root/{job_id}/results/      outputs of the successful attempt (never partial)
-
-A held ``lock`` means "a live process runs this job" (the kernel drops it when that
-process dies), so recovery resubmits exactly the jobs nobody is running.
-"""
 
 from __future__ import annotations
 
 import builtins
 import fcntl
-import functools
-import importlib
 import json
 import logging
 import os
 import re
 import shutil
 import tempfile
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import CancelledError, Future
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
-if TYPE_CHECKING:  # pragma: no cover
-    from processes.engine.executor import Executor
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +28,6 @@ FINAL: frozenset[str] = frozenset({"successful", "failed", "dismissed"})
 _ID_RE = re.compile(r"[0-9a-f]{32}")
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")  # no leading dot: no '..', no hidden files
 _WORK_RE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
-_LOCK_RETRIES, _LOCK_RETRY_SLEEP = 20, 0.05  # ride out a recover() probe holding the lock briefly
 
 
 class JobNotFound(LookupError):
@@ -332,175 +309,3 @@ def _as_set(value: str | Iterable[str] | None) -> frozenset[str] | None:
     return frozenset([value] if isinstance(value, str) else value)
 
 
-# -- runner -----------------------------------------------------------------------
-
-WorkFn = Callable[[str, dict[str, Any], Path, Callable[[int, str], None]], dict[str, Any]]
-
-
-def _load_work(work: str) -> WorkFn:
-    module, _, name = work.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
-class _Progress:
-    """Progress callback given to work: throttled record updates, cooperative dismissal."""
-
-    def __init__(self, store: JobStore, job_id: str, interval: float = 0.5) -> None:
-        self.store, self.job_id, self.interval = store, job_id, interval
-        self._last = float("-inf")
-
-    def __call__(self, percent: int, message: str = "") -> None:
-        now = time.monotonic()
-        if now - self._last < self.interval:
-            return
-        self._last = now
-        pct = max(0, min(100, int(percent)))
-        rec = self.store.update(self.job_id, only_if={"running"}, progress=pct, message=message or "running")
-        if rec.status != "running":
-            raise JobDismissed(self.job_id)
-
-
-def run_job(store_root: str, job_id: str, work: str) -> str:
-    """Executor entry point (module-level, picklable): run one job at most once at a time.
-
-    Returns the job status it left behind, "busy" if another live process runs it,
-    or "missing" if the job was purged.
-    """
-    store = JobStore(store_root)
-    try:
-        fd = _acquire(store.lock_path(job_id))
-    except JobNotFound:
-        return "missing"
-    if fd is None:
-        return "busy"
-    try:
-        return _run_locked(store, job_id, work)
-    finally:
-        os.close(fd)  # also released by the kernel if this process dies
-
-
-def _acquire(lock: Path) -> int | None:
-    """The run lock, retried briefly: a recover() probe holds it only for milliseconds,
-    a live runner holds it for the whole run."""
-    for _ in range(_LOCK_RETRIES):
-        fd = _try_flock(lock)
-        if fd is not None:
-            return fd
-        time.sleep(_LOCK_RETRY_SLEEP)
-    return None
-
-
-def _run_locked(store: JobStore, job_id: str, work: str) -> str:
-    rec = store.get(job_id)
-    if rec.status in FINAL:
-        return rec.status
-    rec = store.update(job_id, only_if=ACTIVE, status="running", message="running", progress=0,
-                       started=rec.started or _now(), attempts=rec.attempts + 1)
-    if rec.status != "running":
-        return rec.status
-    staging = store.new_staging(job_id)
-    try:
-        manifest = _load_work(work)(rec.processID, store.request(job_id), staging, _Progress(store, job_id))
-        if not isinstance(manifest, dict):
-            raise TypeError(f"work returned {type(manifest).__name__}, expected a dict manifest")
-        manifest = json.loads(json.dumps(manifest))  # fail here, not when writing the record
-    except JobDismissed:
-        shutil.rmtree(staging, ignore_errors=True)
-        return "dismissed"
-    except Exception as exc:
-        log.exception("job %s (%s) failed", job_id, rec.processID)  # traceback to logs only
-        shutil.rmtree(staging, ignore_errors=True)
-        return store.update(job_id, only_if={"running"}, status="failed", message="failed",
-                            error=_short_error(exc), finished=_now()).status
-    return store.complete(job_id, staging, manifest).status
-
-
-class JobRunner:
-    """Submits jobs to an executor and resubmits the ones whose runner died.
-
-    ``work`` is "module:function" naming a module-level
-    ``work(process_id, request, results_dir, progress) -> manifest`` importable in the workers.
-    """
-
-    def __init__(self, store: JobStore, executor: Executor, work: str, *, max_attempts: int = 3,
-                 auto_recover: bool = True, recover_delay: float = 1.0) -> None:
-        if not _WORK_RE.fullmatch(work):
-            raise ValueError(f"work must be 'module:function', got {work!r}")
-        self.store, self.executor, self.work = store, executor, work
-        self.max_attempts, self.auto_recover, self.recover_delay = max_attempts, auto_recover, recover_delay
-        self._losses: dict[str, int] = {}  # executor failures per job, in this web worker
-
-    def start(self, job_id: str) -> Future[str]:
-        """Queue the job in the executor; returns at once with the executor's future."""
-        self.store.get(job_id)  # JobNotFound early, in the caller
-        fut = self.executor.submit(run_job, str(self.store.root), job_id, self.work)
-        fut.add_done_callback(functools.partial(self._on_done, job_id))
-        return fut
-
-    def recover(self) -> builtins.list[str]:
-        """Resubmit accepted/running jobs nobody runs (call at service start); returns their ids."""
-        return [rec.jobID for rec in self.store.list(status=ACTIVE) if self.recover_job(rec.jobID)]
-
-    def recover_job(self, job_id: str) -> bool:
-        """Resubmit one job if no live process holds its lock; give up after max_attempts."""
-        try:
-            fd = _try_flock(self.store.lock_path(job_id))
-        except JobNotFound:
-            return False  # purged meanwhile
-        if fd is None:
-            return False  # a live process runs it
-        try:  # while we hold the lock no runner can start, so the checks below are stable
-            rec = self.store.get(job_id)
-            if rec.status in FINAL:
-                return False
-            if rec.attempts >= self.max_attempts:
-                msg = "interrupted too many times"
-                self.store.update(job_id, only_if=ACTIVE, status="failed", message=msg,
-                                  error=f"{msg} ({rec.attempts} attempts)", finished=_now())
-                log.error("job %s failed: %s", job_id, msg)
-                return False
-        finally:
-            os.close(fd)
-        self.start(job_id)
-        return True
-
-    def recover_every(self, interval: float) -> threading.Event:
-        """recover() every interval seconds in a daemon thread; set the returned event to stop.
-
-        Catches runners that died outside this web worker's own pool (another web worker's
-        orphaned pool process, a dask worker), which no future of ours reports.
-        """
-        stop = threading.Event()
-
-        def loop() -> None:
-            while not stop.wait(interval):
-                try:
-                    self.recover()
-                except Exception:
-                    log.exception("periodic job recovery failed")
-
-        threading.Thread(target=loop, name="job-recovery", daemon=True).start()
-        return stop
-
-    def _on_done(self, job_id: str, fut: Future[str]) -> None:
-        """run_job handles work errors itself; an exception here means the executor lost it
-        (worker killed, pool broken): recover it shortly, once dying siblings let go of their locks."""
-        if fut.cancelled() or not self.auto_recover:
-            return
-        exc = fut.exception()
-        if exc is None or isinstance(exc, CancelledError):  # shutdown: next recover() resumes it
-            return
-        losses = self._losses[job_id] = self._losses.get(job_id, 0) + 1
-        if losses > self.max_attempts:  # e.g. run_job itself keeps failing: stop looping
-            log.error("job %s: executor keeps failing (%r); left for the next recover()", job_id, exc)
-            return
-        log.warning("job %s: executor failure %r; recovering in %.1fs", job_id, exc, self.recover_delay)
-        timer = threading.Timer(self.recover_delay, self._recover_quietly, args=(job_id,))
-        timer.daemon = True
-        timer.start()
-
-    def _recover_quietly(self, job_id: str) -> None:
-        try:
-            self.recover_job(job_id)
-        except Exception:  # e.g. executor shut down meanwhile; the next recover() picks it up
-            log.exception("job %s: automatic recovery failed", job_id)
