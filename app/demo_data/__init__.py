@@ -85,6 +85,7 @@ def _build_dem(path: Path, width: int, force: bool) -> None:
     if path.exists() and not force:
         return
     t0 = time.perf_counter()
+    terrain.continental_fields()  # fill the cache once, before the block threads share it
     writers.write_global_dem(path, width, terrain.dem_block, nodata=terrain.DEM_NODATA)
     log.info("built %s (%dx%d) in %.1fs", path, width, width // 2, time.perf_counter() - t0)
 
@@ -95,7 +96,7 @@ def _build_scene(folder: Path, scene: sentinel2.Scene) -> dict:
     refl_name, scl_name, item_name = stac.scene_files(scene)
     refl, scl = sentinel2.scene_arrays(scene)
     writers.write_cog_array(folder / refl_name, refl, nodata=0, resampling="average",
-                            descriptions=sentinel2.BANDS, **geo)
+                            descriptions=sentinel2.BANDS, zlevel=5, **geo)  # 2x faster than 6
     writers.write_cog_array(folder / scl_name, scl, nodata=0, resampling="nearest",
                             descriptions=["SCL"], **geo)
     valid = int((scl != 0).sum())

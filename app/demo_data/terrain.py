@@ -142,7 +142,11 @@ def relief(lon: np.ndarray, lat: np.ndarray, octaves: int, seed: int) -> tuple[n
 
 
 def dem_block(row0: int, nrows: int, width: int, seed: int = DEM_SEED) -> np.ndarray:
-    """Elevation in metres (int16) for rows [row0, row0 + nrows) of a width x width//2 DEM."""
+    """Elevation in metres (int16) for rows [row0, row0 + nrows) of a width x width//2 DEM.
+
+    A pure function of global pixel coordinates: blocks can be computed in any
+    order or in parallel and still join seamlessly.
+    """
     lon, lat = pixel_centres(width)
     lat = lat[row0 : row0 + nrows]
     base, mountains, hill_amp = continental_fields(seed)

@@ -12,7 +12,7 @@ import os
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -66,11 +66,15 @@ def overview_levels(width: int, height: int) -> int:
     return levels
 
 
-def cog_profile(dtype: str) -> dict[str, Any]:
-    """rio-cogeo DEFLATE profile with the predictor suited to the data type."""
+def cog_profile(dtype: str, zlevel: int = 6) -> dict[str, Any]:
+    """rio-cogeo DEFLATE profile with the predictor suited to the data type.
+
+    Band interleave: an NDVI read touches 2 of 6 bands, not every byte of each
+    tile. ``zlevel`` 5 is ~2x faster than 6 (libdeflate) for ~7% larger files.
+    """
     profile = cog_profiles.get("deflate")
-    # band interleave: an NDVI read touches 2 of 6 bands, not every byte of each tile
-    profile.update(predictor=3 if np.dtype(dtype).kind == "f" else 2, interleave="band", num_threads="all_cpus")
+    profile.update(predictor=3 if np.dtype(dtype).kind == "f" else 2, interleave="band", zlevel=zlevel,
+                   num_threads="all_cpus")
     return profile
 
 
@@ -84,6 +88,7 @@ def write_cog_array(
     resampling: str,
     descriptions: Iterable[str] | None = None,
     tags: dict[str, str] | None = None,
+    zlevel: int = 6,
 ) -> None:
     """Write a (bands, rows, cols) array as a COG with internal overviews.
 
@@ -105,7 +110,7 @@ def write_cog_array(
                 src.update_tags(**tags)
         with mem.open() as src, atomic_output(path) as tmp:  # cog_translate wants a read-only source
             cog_translate(
-                src, tmp, cog_profile(data.dtype.name), overview_level=overview_levels(width, height),
+                src, tmp, cog_profile(data.dtype.name, zlevel), overview_level=overview_levels(width, height),
                 overview_resampling=resampling, in_memory=True, quiet=True, config=GDAL_CONFIG,
             )
 
@@ -113,7 +118,7 @@ def write_cog_array(
 def _ordered_parallel(fn: Callable[..., np.ndarray], jobs: list[tuple], workers: int) -> Iterator[np.ndarray]:
     """Like Executor.map, but with at most ``workers + 1`` results in flight (bounded memory)."""
     with ThreadPoolExecutor(max_workers=workers) as ex:
-        pending: deque = deque()
+        pending: deque[Future[np.ndarray]] = deque()
         for job in jobs:
             pending.append(ex.submit(fn, *job))
             if len(pending) > workers:
@@ -140,9 +145,11 @@ def write_global_dem(
 ) -> None:
     """Generate a global EPSG:4326 grid block by block and turn it into a COG.
 
-    Peak memory stays at a few blocks (``workers + 1``) plus GDAL's cache: the
-    rows are streamed into an uncompressed tiled GeoTIFF, then rio-cogeo
+    Peak memory stays at a few blocks (``workers + 1``) plus GDAL's block
+    cache (left at its default: GDAL_CACHEMAX is process-global): the rows are
+    streamed into an uncompressed tiled GeoTIFF scratch file, then rio-cogeo
     builds the compressed COG with averaged internal overviews from disk.
+    ``block_fn(row0, nrows, width)`` must be a pure function (it runs in threads).
     """
     height = width // 2
     rows = dem_block_rows(width)
