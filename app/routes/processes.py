@@ -59,6 +59,8 @@ async def execute(request: Request) -> Response:
     ex = await run_in_threadpool(parse_execution, pid, body, s.resolve)
     base = base_url(request)
     if mode is not None:  # Part 3: defer everything, answer with where the result can be read
+        if ex.outputs != ("result",):
+            raise ApiError("only the raster output 'result' can be returned as a collection")
         gid = s.graphs.put(ex.node, {"title": f"{REGISTRY[pid].title} workflow", "process": pid})
         target = f"{base}/collections/{gid}" if mode == "collection" else f"{base}/results/{gid}"
         return RedirectResponse(target, status_code=303)

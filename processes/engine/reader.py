@@ -141,19 +141,27 @@ def source_pixels(info: DatasetInfo, level: Level, grid: Grid) -> tuple[np.ndarr
         sx, _ = tr.transform(xs, y_mid)
         _, sy = tr.transform(x_mid, ys)
         return ((np.asarray(sx) - c) / a)[None, :], ((np.asarray(sy) - f) / e)[:, None]
-    cols = np.unique(np.r_[np.arange(0, grid.width, _COARSE_STEP), grid.width - 1])
-    rows = np.unique(np.r_[np.arange(0, grid.height, _COARSE_STEP), grid.height - 1])
+    cols, _ = _interp_matrix(grid.width, _COARSE_STEP)
+    rows, _ = _interp_matrix(grid.height, _COARSE_STEP)
     gx, gy = np.meshgrid(xs[cols], ys[rows])
     sx, sy = tr.transform(gx, gy)
     u_c, v_c = (np.asarray(sx) - c) / a, (np.asarray(sy) - f) / e
     return _interp2(u_c, rows, cols, grid), _interp2(v_c, rows, cols, grid)
 
 
+@lru_cache(maxsize=32)
+def _interp_matrix(n: int, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Knot indices and the (n, knots) matrix of 1-D linear interpolation weights from them."""
+    knots = np.unique(np.r_[np.arange(0, n, step), n - 1])
+    weights = np.stack([np.interp(np.arange(n), knots, np.eye(len(knots))[k]) for k in range(len(knots))], axis=1)
+    return knots, weights
+
+
 def _interp2(coarse: np.ndarray, rows: np.ndarray, cols: np.ndarray, grid: Grid) -> np.ndarray:
-    """Bilinear interpolation of a coarse grid of values to every output pixel."""
-    r, c = np.arange(grid.height), np.arange(grid.width)
-    tmp = np.stack([np.interp(c, cols, row) for row in coarse])  # (len(rows), W)
-    return np.stack([np.interp(r, rows, tmp[:, j]) for j in range(grid.width)], axis=1)
+    """Bilinear interpolation of a coarse grid of values to every output pixel (two small matmuls)."""
+    _, wy = _interp_matrix(grid.height, _COARSE_STEP)
+    _, wx = _interp_matrix(grid.width, _COARSE_STEP)
+    return wy @ coarse @ wx.T
 
 
 def read(href: str, grid: Grid, bands: tuple[int, ...] | None = None,

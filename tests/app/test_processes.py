@@ -175,3 +175,12 @@ def test_openeo_flat_graph_and_cycle(client):
     graph["load"] = {"process_id": "slope", "arguments": {"data": {"from_node": "hs"}}}
     r = client.post("/processes/hillshade/execution", json=body)
     assert r.status_code == 400 and "cycle" in r.json()["detail"] and "process_graph.hs" in r.json()["detail"]
+
+
+def test_collection_output_selection(client):
+    body = {"inputs": {"data": {"collection": "dem"}}, "outputs": {"statistics": {}}}
+    r = client.post("/processes/hillshade/execution?response=collection", json=body, follow_redirects=False)
+    assert r.status_code == 400
+    body["outputs"] = {"result": {}}
+    assert client.post("/processes/hillshade/execution?response=collection", json=body,
+                       follow_redirects=False).status_code == 303

@@ -122,3 +122,16 @@ def test_outside_data_is_invalid(utm_path):
     (r,) = evaluate([parse_process("slope", {"data": {"collection": "u", "bands": ["elevation"]}}, lambda c: coll)],
                     tile_grid(3, 0, 0), {"u": coll}.__getitem__)
     assert not r.mask.any()
+
+
+def test_region_on_a_dask_cluster_equals_one_piece(dem):
+    """The executor is configuration: a dask.distributed cluster gives the same merged region."""
+    node = chain(dem)
+    grid = block_grid(4, 6, 5, 2, 1)
+    whole = evaluate([node], grid, {"dem": dem}.__getitem__)[0]
+    ex = make_executor("dask-local:2")
+    try:
+        (merged,) = evaluate_region([node], grid, {"dem": dem}, ex, chunk_size=160)
+    finally:
+        ex.shutdown()
+    np.testing.assert_allclose(merged.data, whole.data, atol=1e-4)
