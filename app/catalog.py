@@ -9,9 +9,10 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
+from rasterio.warp import transform_bounds
 from pydantic import BaseModel, ConfigDict, Field
 
 from processes.engine.reader import dataset_info
@@ -93,8 +94,8 @@ def _raster_entry(cid: str, cfg: CollectionConfig, settings: Settings, demo: dic
     if not items:
         raise ValueError(f"collection {cid!r} has no items")
     first = dataset_info(items[0].assets[0].href)
-    from rasterio.warp import transform_bounds
-    boxes = [transform_bounds(dataset_info(i.assets[0].href).crs, "EPSG:4326", *dataset_info(i.assets[0].href).bounds) for i in items]
+    infos = [dataset_info(i.assets[0].href) for i in items]
+    boxes = [transform_bounds(info.crs, "EPSG:4326", *info.bounds) for info in infos]
     bbox = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
     version = "-".join(f"{int(os.stat(a.href).st_mtime)}" for i in items for a in i.assets if os.path.exists(a.href))
     times = sorted(i.datetime for i in items if i.datetime)

@@ -10,8 +10,8 @@ _env = Environment(loader=PackageLoader("app", "templates"), autoescape=select_a
 
 
 def render_html(title: str, doc: dict[str, Any]) -> str:
-    links = [l for l in doc.get("links", []) if isinstance(l, dict)]
-    tiles = next((l["href"] for l in links if "tiles" in l.get("rel", "") and "{z}" in l.get("href", "")), None)
+    links = [lk for lk in doc.get("links", []) if isinstance(lk, dict)]
+    tiles = next((lk["href"] for lk in links if "tiles" in lk.get("rel", "") and "{z}" in lk.get("href", "")), None)
     features = doc.get("features") if doc.get("type") == "FeatureCollection" else None
     props = None
     if features is not None:

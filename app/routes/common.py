@@ -70,14 +70,13 @@ def raster_collection(request: Request, cid: str) -> dict:
         graph = s.graphs.get(cid) or {}
         doc["description"] = "Deferred workflow result: computed only where and when a tile or coverage is requested."
         doc["workflow"] = graph.get("graph")
-        doc["links_workflow"] = True
     links = self_links(url, doc["title"]) + [
         link(f"{url}/map/tiles", REL + "tilesets-map", "application/json", "Map tilesets"),
         link(f"{url}/map/tiles/WebMercatorQuad", REL + "tileset-map", "application/json", "Map tiles (WebMercatorQuad)"),
         link(f"{url}/map/tiles/WebMercatorQuad/tilejson.json", "describedby", "application/json", "TileJSON"),
     ]
     links += coverages.collection_links(url)
-    if doc.pop("links_workflow", False):
+    if entry is None:
         links.append(link(f"{url}/workflow", REL + "workflow", "application/json", "Workflow that defines this collection"))
     doc["links"] = links
     return doc

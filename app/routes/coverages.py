@@ -2,6 +2,7 @@
 collection, deferred workflow results included: only the requested window is computed."""
 from __future__ import annotations
 
+from pyproj import CRS
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,7 +16,7 @@ from processes.outputs import GEOTIFF
 
 from ..coverage_query import parse_region
 from ..maps import base_node
-from ..negotiate import base_url, choose_format, document, link
+from ..negotiate import choose_format, document, link
 from .collections_meta import raster_bbox
 
 COV = "http://www.opengis.net/spec/ogcapi-coverages-1/1.0/conf/"
@@ -37,7 +38,6 @@ def native_resolution(request: Request, cid: str) -> float:
     res = []
     for c in ids:
         entry = s.catalog.rasters[c]
-        from pyproj import CRS
         res.append(entry.resolution if CRS.from_user_input(entry.crs).is_geographic else entry.resolution / 111320.0)
     return min(res)
 
