@@ -13,6 +13,24 @@ keepalive = 5
 accesslog = os.environ.get("GEODEFERRED_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("GEODEFERRED_LOG_LEVEL", "info")
+# gunicorn 27's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl), shared by
+# every instance on the machine; keep one per data directory instead.
+control_socket = str(_settings.data_dir.parent / "gunicorn.ctl")
+
+
+def _logging() -> dict:
+    """gunicorn's own logging configuration plus our loggers on its stderr handler."""
+    from copy import deepcopy
+
+    from gunicorn.glogging import CONFIG_DEFAULTS
+
+    cfg = deepcopy(CONFIG_DEFAULTS)
+    for name in ("geodeferred", "processes"):
+        cfg["loggers"][name] = {"level": loglevel.upper(), "handlers": ["error_console"], "propagate": False}
+    return cfg
+
+
+logconfig_dict = _logging()
 
 
 def on_starting(server):  # noqa: ARG001 - gunicorn hook signature

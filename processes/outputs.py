@@ -10,7 +10,7 @@ from rasterio.io import MemoryFile
 from .engine.grid import Grid
 from .ops import Raster
 
-NODATA = -3.4028234663852886e38  # float32 lowest: never a real value of any operation
+NODATA = float("nan")  # what GDAL, QGIS and numpy all read as missing, even where a client drops the nodata tag
 GEOTIFF = "image/tiff; application=geotiff"
 
 
