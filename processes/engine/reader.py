@@ -141,27 +141,33 @@ def source_pixels(info: DatasetInfo, level: Level, grid: Grid) -> tuple[np.ndarr
         sx, _ = tr.transform(xs, y_mid)
         _, sy = tr.transform(x_mid, ys)
         return ((np.asarray(sx) - c) / a)[None, :], ((np.asarray(sy) - f) / e)[:, None]
-    cols, _ = _interp_matrix(grid.width, _COARSE_STEP)
-    rows, _ = _interp_matrix(grid.height, _COARSE_STEP)
+    cols = _knots(grid.width, _COARSE_STEP)[0]
+    rows = _knots(grid.height, _COARSE_STEP)[0]
     gx, gy = np.meshgrid(xs[cols], ys[rows])
     sx, sy = tr.transform(gx, gy)
     u_c, v_c = (np.asarray(sx) - c) / a, (np.asarray(sy) - f) / e
     return _interp2(u_c, rows, cols, grid), _interp2(v_c, rows, cols, grid)
 
 
-@lru_cache(maxsize=32)
-def _interp_matrix(n: int, step: int) -> tuple[np.ndarray, np.ndarray]:
-    """Knot indices and the (n, knots) matrix of 1-D linear interpolation weights from them."""
+@lru_cache(maxsize=64)
+def _knots(n: int, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Knot indices every `step` pixels (and the last), and for every pixel the two knots
+    around it and its weight towards the second: 1-D linear interpolation as two gathers."""
     knots = np.unique(np.r_[np.arange(0, n, step), n - 1])
-    weights = np.stack([np.interp(np.arange(n), knots, np.eye(len(knots))[k]) for k in range(len(knots))], axis=1)
-    return knots, weights
+    pos = np.arange(n)
+    hi = np.clip(np.searchsorted(knots, pos, side="right"), 1, len(knots) - 1)
+    lo = hi - 1
+    span = np.maximum(knots[hi] - knots[lo], 1)
+    return knots, lo, hi, ((pos - knots[lo]) / span)
 
 
 def _interp2(coarse: np.ndarray, rows: np.ndarray, cols: np.ndarray, grid: Grid) -> np.ndarray:
-    """Bilinear interpolation of a coarse grid of values to every output pixel (two small matmuls)."""
-    _, wy = _interp_matrix(grid.height, _COARSE_STEP)
-    _, wx = _interp_matrix(grid.width, _COARSE_STEP)
-    return wy @ coarse @ wx.T
+    """Bilinear interpolation of a coarse grid of values to every output pixel (no BLAS: a
+    multi-threaded BLAS call per tile costs more in thread wake-ups than the work itself)."""
+    _, rlo, rhi, rw = _knots(grid.height, _COARSE_STEP)
+    _, clo, chi, cw = _knots(grid.width, _COARSE_STEP)
+    by_row = coarse[rlo] * (1 - rw)[:, None] + coarse[rhi] * rw[:, None]
+    return by_row[:, clo] * (1 - cw) + by_row[:, chi] * cw
 
 
 def read(href: str, grid: Grid, bands: tuple[int, ...] | None = None,
