@@ -37,6 +37,39 @@ def margins(roots: Sequence[Node]) -> dict[Node, int]:
     return need
 
 
+_ALL = None
+
+
+def band_needs(roots: Sequence[Node], lookup: Lookup) -> dict[CollectionNode, tuple[str, ...] | None]:
+    """The bands to read of each collection reference: what its consumers need (None: all)."""
+    needs: dict[CollectionNode, tuple[str, ...] | None] = {}
+
+    def want(node: CollectionNode, bands: tuple[str, ...] | None) -> None:
+        if node in needs and needs[node] is _ALL:
+            return
+        if bands is _ALL or node.bands:
+            needs[node] = node.bands or _ALL
+            return
+        have = set(needs.get(node) or ()) | set(bands)
+        needs[node] = tuple(b for b in lookup(node.collection).band_names if b in have)
+
+    def walk(node: Node) -> None:
+        if not isinstance(node, ProcessNode):
+            return
+        for name, child in node.inputs:
+            if isinstance(child, CollectionNode):
+                op = node.op
+                bands = op.needs(name, bands_of(child, lookup), node.params) if op.needs else _ALL
+                want(child, bands)
+            walk(child)
+
+    for r in roots:
+        if isinstance(r, CollectionNode):
+            want(r, _ALL)
+        walk(r)
+    return needs
+
+
 def consumers(roots: Sequence[Node]) -> Counter:
     count: Counter = Counter()
     seen: set[Node] = set()
@@ -60,6 +93,7 @@ def evaluate(roots: Sequence[Node], grid: Grid, lookup: Lookup) -> list[Raster]:
     """Rasters of each root on `grid`, sharing every common sub-graph."""
     need = margins(roots)
     left = consumers(roots)
+    reads = band_needs(roots, lookup)
     done: dict[Node, object] = {}
 
     def take(node: Node, margin: int, series: bool):
@@ -78,9 +112,10 @@ def evaluate(roots: Sequence[Node], grid: Grid, lookup: Lookup) -> list[Raster]:
         g = grid.expand(need[node])
         if isinstance(node, CollectionNode):
             coll = lookup(node.collection)
+            bands = reads.get(node) or node.bands
             if series:
-                return coll.read_series(g, node.bands, node.datetime)
-            return coll.read(g, node.bands, node.datetime)
+                return coll.read_series(g, bands, node.datetime)
+            return coll.read(g, bands, node.datetime)
         op = node.op
         inner = need[node] + op.halo(node.params)
         args = {name: take(child, inner, op.inputs[name].kind == "series") for name, child in node.inputs}

@@ -86,6 +86,9 @@ class Operation:
     keywords: tuple[str, ...] = ()
     # check(bands_in, params) raises ValueError when inputs cannot work (e.g. a band is missing)
     value_range: tuple[float, float] | None = None  # typical output range, for display defaults
+    # needs(input name, its band names, params) -> the bands the kernel reads (None: all of them),
+    # so the engine reads only those from a collection (an NDVI reads 2 of 6 reflectance bands)
+    needs: Callable[[str, tuple[str, ...], Params], tuple[str, ...] | None] | None = None
     check: Callable[[Mapping[str, tuple[str, ...]], Params], None] | None = None
 
     def bands_out(self, bands_in: Mapping[str, tuple[str, ...]], params: Params) -> tuple[str, ...]:
@@ -93,6 +96,11 @@ class Operation:
         if self.output_bands is not None:
             return self.output_bands(bands_in, params)
         return (self.id,)
+
+
+def first_band(name: str, bands: tuple[str, ...], params: Params) -> tuple[str, ...]:
+    """`needs` of operations that read the first band only."""
+    return bands[:1]
 
 
 def valid_all(*masks: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from ._base import Input, Operation, Params, Raster
+from ._base import Input, Operation, Params, Raster, first_band
 from ._terrain import horn_gradient
 
 
@@ -23,5 +23,5 @@ def aspect(inputs: dict[str, Raster], params: AspectParams) -> Raster:
 OPERATION = Operation(
     id="aspect", title="Aspect", description="Downslope direction in degrees clockwise from north.",
     inputs={"data": Input("Elevation (first band is used)")}, params=AspectParams, kernel=aspect,
-    halo=lambda p: 1, keywords=("terrain", "dem"), value_range=(0.0, 360.0),
+    halo=lambda p: 1, needs=first_band, keywords=("terrain", "dem"), value_range=(0.0, 360.0),
 )

@@ -76,5 +76,6 @@ OPERATION = Operation(
     description="Median (or mean, max, min, first, last) of each pixel's cloud-free observations in a series.",
     inputs={"data": Input("Time series of scenes (with the SCL band by default)", kind="series")},
     params=CompositeParams, kernel=composite, output_bands=_bands_out, check=_check,
+    needs=lambda name, bands, p: (p.bands + ((p.mask_band,) if p.mask_band else ())) if p.bands else None,
     keywords=("time series", "composite", "cloud-free", "sentinel-2"),
 )

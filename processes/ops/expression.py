@@ -42,6 +42,14 @@ def _check(bands_in, p: ExpressionParams) -> None:
             variable(name, bands_in["data"])
 
 
+def _needs(name: str, bands: tuple[str, ...], p: ExpressionParams) -> tuple[str, ...] | None:
+    """The bands the formulas name; all of them when a formula uses positions (b1, b2...)."""
+    used = set().union(*(names for _, names in parse(p.expression)))
+    if any(n not in bands and variable(n, bands) is not None for n in used):
+        return None
+    return tuple(b for b in bands if b in used)
+
+
 def expression(inputs: dict[str, Raster], params: ExpressionParams) -> Raster:
     r = inputs["data"]
     with np.errstate(all="ignore"):
@@ -54,5 +62,5 @@ OPERATION = Operation(
     id="expression", title="Band math",
     description="Per-pixel formula on the input's bands (whitelisted arithmetic, comparisons and numpy functions).",
     inputs={"data": Input("Raster whose bands the formula names")}, params=ExpressionParams, kernel=expression,
-    output_bands=_bands_out, check=_check, keywords=("band math", "expression", "index"),
+    output_bands=_bands_out, check=_check, needs=_needs, keywords=("band math", "expression", "index"),
 )

@@ -11,7 +11,7 @@ import math
 import numpy as np
 from pydantic import Field
 
-from ._base import Input, Operation, Params, Raster
+from ._base import Input, Operation, Params, Raster, first_band
 from ._terrain import horn_gradient
 
 
@@ -38,6 +38,6 @@ OPERATION = Operation(
     inputs={"data": Input("Elevation (first band is used)")},
     params=HillshadeParams,
     kernel=hillshade,
-    halo=lambda p: 1,
+    halo=lambda p: 1, needs=first_band,
     keywords=("terrain", "dem"), value_range=(0.0, 255.0),
 )

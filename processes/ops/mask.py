@@ -41,5 +41,6 @@ OPERATION = Operation(
     description="Invalidate pixels of `data` where `mask` holds given values (or is 0).",
     inputs={"data": Input("Raster to mask"), "mask": Input("Mask raster (e.g. SCL classes, or a 0/1 threshold)")},
     params=MaskParams, kernel=mask, output_bands=lambda bands_in, p: bands_in["data"], check=_check,
+    needs=lambda name, bands, p: None if name == "data" else ((p.mask_band,) if p.mask_band else bands[:1]),
     keywords=("mask", "cloud"),
 )

@@ -40,5 +40,6 @@ OPERATION = Operation(
     description="(a - b) / (a + b) of two bands of the input (NDVI: a=B08, b=B04; NBR: a=B08, b=B12).",
     inputs={"data": Input("Raster holding both bands")}, params=NormalizedDifferenceParams,
     kernel=normalized_difference, output_bands=lambda bands_in, p: (p.name,), check=_check,
+    needs=lambda name, bands, p: (p.a, p.b),
     keywords=("index", "ndvi", "nbr", "spectral"), value_range=(-1.0, 1.0),
 )

@@ -49,5 +49,5 @@ OPERATION = Operation(
     id="reclassify", title="Reclassify",
     description="Map intervals of a band (between `breaks`) to class `values`.",
     inputs={"data": Input("Raster (first band, or `band`, is reclassified)")}, params=ReclassifyParams,
-    kernel=reclassify, check=_check, keywords=("classification",),
+    kernel=reclassify, check=_check, needs=lambda name, bands, p: (p.band,) if p.band else bands[:1], keywords=("classification",),
 )

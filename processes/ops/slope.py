@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from ._base import Input, Operation, Params, Raster
+from ._base import Input, Operation, Params, Raster, first_band
 from ._terrain import horn_gradient
 
 
@@ -22,5 +22,5 @@ def slope(inputs: dict[str, Raster], params: SlopeParams) -> Raster:
 OPERATION = Operation(
     id="slope", title="Slope", description="Terrain slope in degrees (0 flat, 90 vertical).",
     inputs={"data": Input("Elevation (first band is used)")}, params=SlopeParams, kernel=slope,
-    halo=lambda p: 1, keywords=("terrain", "dem"), value_range=(0.0, 90.0),
+    halo=lambda p: 1, needs=first_band, keywords=("terrain", "dem"), value_range=(0.0, 90.0),
 )

@@ -40,5 +40,5 @@ OPERATION = Operation(
     id="threshold", title="Threshold",
     description="Binary 0/1 band: 1 where the band compares true with a value.",
     inputs={"data": Input("Raster (first band, or `band`, is compared)")}, params=ThresholdParams,
-    kernel=threshold, check=_check, keywords=("classification", "binary"), value_range=(0.0, 1.0),
+    kernel=threshold, check=_check, needs=lambda name, bands, p: (p.band,) if p.band else bands[:1], keywords=("classification", "binary"), value_range=(0.0, 1.0),
 )

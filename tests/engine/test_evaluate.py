@@ -135,3 +135,24 @@ def test_region_on_a_dask_cluster_equals_one_piece(dem):
     finally:
         ex.shutdown()
     np.testing.assert_allclose(merged.data, whole.data, atol=1e-4)
+
+
+def test_only_needed_bands_are_read(utm_path):
+    """An operation that reads one band of a two-band collection makes the engine read only that one."""
+    from processes.engine.evaluate import band_needs
+
+    coll = Collection("u", (Item("u", (Asset(utm_path, ("elevation", "noise")),)),))
+    lookup = {"u": coll}.__getitem__
+    nd = parse_process("normalized_difference", {"data": {"collection": "u"}, "a": "noise", "b": "elevation"}, lookup)
+    th = parse_process("threshold", {"data": {"collection": "u"}, "value": 1, "band": "noise"}, lookup)
+    ex = parse_process("expression", {"data": {"collection": "u"}, "expression": "b2 * 2"}, lookup)
+    base = nd.input("data")
+    assert band_needs([nd], lookup) == {base: ("elevation", "noise")}
+    assert band_needs([th], lookup) == {base: ("noise",)}
+    assert band_needs([ex], lookup) == {base: None}  # positional names need every band
+    assert band_needs([th, base], lookup) == {base: None}
+    grid = Grid.from_bounds("EPSG:32631", (600000, 4800000, 604000, 4804000), 100, 100)
+    (a,) = evaluate([th], grid, lookup)
+    (b,) = evaluate([parse_process("threshold", {"data": {"collection": "u", "bands": ["elevation", "noise"]},
+                                                  "value": 1, "band": "noise"}, lookup)], grid, lookup)
+    np.testing.assert_array_equal(a.data, b.data)
