@@ -25,7 +25,6 @@ class Services:
     runner: JobRunner
     executor: Executor
     tiles: TileCache
-    inflight: int = 0
     _nodes: dict[str, Node] = field(default_factory=dict)
 
     def resolve(self, cid: str) -> Collection | Node:

@@ -6,7 +6,7 @@ from app.settings import Settings
 _settings = Settings()
 bind = f"{_settings.host}:{_settings.port}"
 workers = _settings.workers
-worker_class = "uvicorn_worker.UvicornWorker"
+worker_class = "app.workers.FairUvicornWorker"
 timeout = 120
 graceful_timeout = 30
 keepalive = 5

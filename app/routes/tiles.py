@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .. import render
-from ..errors import NotFound, Overloaded
+from .. import load, render
+from ..errors import NotFound
 from ..maps import parse_map_request, render_map, versions
 from ..negotiate import base_url, choose_format, document, link
 from ..tiling import SUPPORTED, get_tms, limits, tile_grid, tms_document, zoom_range
@@ -114,13 +114,8 @@ async def tile(request: Request) -> Response:
         return Response(status_code=304, headers=headers)
     data = s.tiles.get(key)
     if data is None:
-        if s.inflight >= MAX_INFLIGHT:
-            raise Overloaded("too many tiles are being computed; retry shortly", {"Retry-After": "1"})
-        s.inflight += 1
-        try:
+        with load.computing(MAX_INFLIGHT):
             data = await run_in_threadpool(render_map, s, req, grid)
-        finally:
-            s.inflight -= 1
         s.tiles.put(key, data)
     return Response(data, media_type=render.MEDIA_TYPES[fmt], headers=headers)
 
