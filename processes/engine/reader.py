@@ -10,6 +10,7 @@ kept open per thread (GDAL handles are not thread-safe) so GDAL's block cache is
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -22,6 +23,12 @@ from pyproj import Transformer
 from rasterio.windows import Window
 
 from .grid import Grid, crs_of
+
+# GDAL settings for reading COGs, local or over HTTP range requests (an explicit environment wins):
+# no directory listing on open (one extra request, slow on servers that list), merged ranges.
+for _key, _value in {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR", "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
+                     "GDAL_HTTP_MULTIPLEX": "YES", "VSI_CACHE": "TRUE", "GDAL_HTTP_TIMEOUT": "30"}.items():
+    os.environ.setdefault(_key, _value)
 
 Resampling = Literal["nearest", "bilinear"]
 _SEPARABLE = {4326, 3857}

@@ -1,0 +1,1 @@
+"""Benchmark of geodeferred against titiler: `python -m bench` (see README.md)."""

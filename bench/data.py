@@ -1,0 +1,129 @@
+"""Bench data: the demo DEMs (small and 10x larger), one Sentinel-2 scene, the bench catalog, tile lists.
+
+Everything lives under var/bench/ (gitignored) and is built once: a second run reuses it.
+"""
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import morecantile
+import rasterio
+import yaml
+from rasterio.warp import transform_bounds
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var" / "bench"
+DATA_DIR = VAR / "data"
+JOBS_DIR = VAR / "jobs"
+CATALOG = VAR / "catalog.yaml"
+WMQ = morecantile.tms.get("WebMercatorQuad")
+S2_SCENE = "S2_2022-07-06"  # full footprint, 3% cloud: one plain COG for both servers
+DEM_ZOOMS = range(2, 10)
+S2_ZOOMS = range(11, 16)
+
+Tile = tuple[int, int, int]  # (z, x, y): x = column, y = row
+
+
+@dataclass(frozen=True)
+class BenchData:
+    small_dem: Path
+    large_dem: Path
+    s2_cog: Path
+    small_width: int
+    large_width: int
+    build_seconds: dict[str, float | str]
+
+
+def build(small_width: int, large_width: int) -> BenchData:
+    """Build (or reuse) the demo data; the large DEM only adds its own file to the same folder."""
+    from app.demo_data import build_demo_data, expected_paths
+
+    timings: dict[str, float | str] = {}
+    for label, width in (("small", small_width), ("large", large_width)):
+        dem = expected_paths(DATA_DIR, width)["dem"]
+        if dem.exists():
+            timings[f"{label}_dem_{width}"] = "cached"
+            continue
+        print(f"building the {label} demo DEM ({width} x {width // 2}) in {DATA_DIR} ...", flush=True)
+        t0 = time.perf_counter()
+        build_demo_data(DATA_DIR, dem_width=width)
+        timings[f"{label}_dem_{width}"] = round(time.perf_counter() - t0, 1)
+    paths = expected_paths(DATA_DIR, small_width)
+    s2 = paths["s2_items"] / f"{S2_SCENE}_reflectance.tif"
+    return BenchData(paths["dem"], expected_paths(DATA_DIR, large_width)["dem"], s2,
+                     small_width, large_width, timings)
+
+
+def write_catalog(data: BenchData, resampling: str) -> Path:
+    """The project's catalog plus `dem_large` (the 10x DEM) and `s2scene` (one reflectance COG).
+
+    Every raster the bench reads gets the same resampling as the titiler baseline is asked for.
+    """
+    doc = yaml.safe_load((ROOT / "collections" / "catalog.yaml").read_text())
+    cols = doc["collections"]
+    cols["dem"]["render"]["resampling"] = resampling
+    cols["dem_large"] = {**cols["dem"], "title": f"Demo DEM {data.large_width} px (bench)",
+                         "demo": None, "href": data.large_dem.name}
+    with rasterio.open(data.s2_cog) as ds:
+        bands = list(ds.descriptions)
+    cols["s2scene"] = {"type": "raster", "title": f"Sentinel-2 scene {S2_SCENE} (bench)",
+                       "href": f"sentinel2/{data.s2_cog.name}", "bands": bands,
+                       "render": {"bands": ["B04", "B03", "B02"], "rescale": [0, 3000], "resampling": resampling}}
+    VAR.mkdir(parents=True, exist_ok=True)
+    CATALOG.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return CATALOG
+
+
+def s2_band_index(cog: Path, name: str) -> int:
+    """1-based index of a band by its description (titiler's expressions use b1, b2, ...)."""
+    with rasterio.open(cog) as ds:
+        return list(ds.descriptions).index(name) + 1
+
+
+def dem_tiles(count: int, seed: int) -> list[Tile]:
+    """Distinct random tiles over the whole globe (land and sea), spread evenly over zooms 2..9,
+    shuffled so that any prefix is the same mix (a time-bounded run stays representative)."""
+    rng = random.Random(seed)
+    zooms = list(DEM_ZOOMS)
+    per_zoom = {z: 0 for z in zooms}
+    left = count
+    for z in zooms:  # zooms with few tiles give all they have, the rest share what is left
+        share = left // (len(zooms) - zooms.index(z))
+        per_zoom[z] = min(share, 4 ** z)
+        left -= per_zoom[z]
+    tiles: list[Tile] = []
+    for z, n in per_zoom.items():
+        side = 2 ** z
+        picks = rng.sample(range(side * side), n)
+        tiles += [(z, i % side, i // side) for i in picks]
+    rng.shuffle(tiles)
+    return tiles
+
+
+def scene_tiles(cog: Path, count: int, seed: int) -> list[Tile]:
+    """Distinct tiles at zooms 11..15 whose centre lies inside the scene, evenly spread over zooms."""
+    with rasterio.open(cog) as ds:
+        w, s, e, n = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds)
+    rng = random.Random(seed)
+    by_zoom = {}
+    for z in S2_ZOOMS:
+        inside = []
+        for t in WMQ.tiles(w, s, e, n, [z]):
+            b = WMQ.bounds(t)
+            cx, cy = (b.left + b.right) / 2, (b.bottom + b.top) / 2
+            if w < cx < e and s < cy < n:
+                inside.append((t.z, t.x, t.y))
+        rng.shuffle(inside)
+        by_zoom[z] = inside
+    tiles: list[Tile] = []
+    left, zooms = count, list(S2_ZOOMS)
+    for i, z in enumerate(zooms):
+        share = left // (len(zooms) - i)
+        take = by_zoom[z][:share]
+        tiles += take
+        left -= len(take)
+    rng.shuffle(tiles)
+    return tiles
