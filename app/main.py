@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 import logging
 from typing import AsyncIterator
 
@@ -34,7 +35,8 @@ def build_services(settings: Settings) -> Services:
     store = JobStore(settings.jobs_dir / "jobs")
     runner = JobRunner(store, executor, "processes.execute:run_job_work")
     return Services(settings, catalog, GraphStore(settings.jobs_dir / "graphs"), store, runner, executor,
-                    make_tile_cache(settings.tile_cache, settings.tile_cache_entries))
+                    make_tile_cache(settings.tile_cache, settings.tile_cache_entries),
+                    ThreadPoolExecutor(settings.tile_threads, thread_name_prefix="tiles"))
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -53,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             stop_recovery.set()
             services.executor.shutdown()
+            services.tile_pool.shutdown(wait=False, cancel_futures=True)
 
     routes = [r for m in ROUTE_MODULES for r in m.ROUTES]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=errors.HANDLERS,

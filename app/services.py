@@ -1,6 +1,7 @@
 """The running service's state, built once per web worker by create_app's lifespan."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ class Services:
     runner: JobRunner
     executor: Executor
     tiles: TileCache
+    tile_pool: ThreadPoolExecutor
     _nodes: dict[str, Node] = field(default_factory=dict)
 
     def resolve(self, cid: str) -> Collection | Node:

@@ -9,37 +9,51 @@ waits a little before accepting, so an idle sibling takes the connection first.
 from __future__ import annotations
 
 import asyncio.selector_events as selector_events
+import logging
 
 from uvicorn_worker import UvicornWorker
 
 from . import load
 
 _accept = selector_events.BaseSelectorEventLoop._accept_connection
+_deferred: set[int] = set()  # listening fds whose accept was already put off once
 DELAY_PER_TASK = 0.002
 MAX_DELAY = 0.02
+log = logging.getLogger("geodeferred")
 
 
-def _fair_accept(self, protocol_factory, sock, sslcontext=None, server=None, backlog=100, *args):
+def fair_accept(self, protocol_factory, sock, sslcontext=None, server=None, backlog=100, *args):
+    """Replacement of asyncio's accept callback (same signature)."""
+    fd = sock.fileno()
     busy = load.active()
-    if busy and not getattr(sock, "_geodeferred_waited", False):
-        fd = sock.fileno()
-        self._remove_reader(fd)
-
-        def resume() -> None:
-            if sock.fileno() != -1 and server is not None and server.is_serving():
-                sock._geodeferred_waited = True
-                self._add_reader(fd, self._accept_connection, protocol_factory, sock, sslcontext, server, backlog, *args)
-
-        self.call_later(min(MAX_DELAY, DELAY_PER_TASK * busy), resume)
-        return None
-    if hasattr(sock, "_geodeferred_waited"):
-        sock._geodeferred_waited = False
+    if busy and fd not in _deferred and server is not None:
+        try:
+            _deferred.add(fd)
+            self._remove_reader(fd)
+            self.call_later(min(MAX_DELAY, DELAY_PER_TASK * busy), _resume, self, protocol_factory, sock,
+                            sslcontext, server, backlog, args)
+            return None
+        except Exception:  # never lose the listener: fall back to accepting now
+            log.exception("fair accept: deferral failed")
+    _deferred.discard(fd)
     return _accept(self, protocol_factory, sock, sslcontext, server, 1, *args)
+
+
+def _resume(loop, protocol_factory, sock, sslcontext, server, backlog, args) -> None:
+    fd = sock.fileno()
+    if fd == -1 or not server.is_serving():
+        _deferred.discard(fd)
+        return
+    loop._add_reader(fd, loop._accept_connection, protocol_factory, sock, sslcontext, server, backlog, *args)
+
+
+def install() -> None:
+    selector_events.BaseSelectorEventLoop._accept_connection = fair_accept
 
 
 class FairUvicornWorker(UvicornWorker):
     CONFIG_KWARGS = {"loop": "asyncio", "http": "httptools"}
 
     def init_process(self) -> None:
-        selector_events.BaseSelectorEventLoop._accept_connection = _fair_accept
+        install()
         super().init_process()

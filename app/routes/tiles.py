@@ -1,9 +1,9 @@
 """OGC API - Tiles: tile matrix sets, map tilesets of every raster collection, map tiles, TileJSON."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -115,7 +115,7 @@ async def tile(request: Request) -> Response:
     data = s.tiles.get(key)
     if data is None:
         with load.computing(MAX_INFLIGHT):
-            data = await run_in_threadpool(render_map, s, req, grid)
+            data = await asyncio.get_running_loop().run_in_executor(s.tile_pool, render_map, s, req, grid)
         s.tiles.put(key, data)
     return Response(data, media_type=render.MEDIA_TYPES[fmt], headers=headers)
 
