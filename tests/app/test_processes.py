@@ -3,7 +3,6 @@ and the same pixels through tiles, coverages and execution."""
 from __future__ import annotations
 
 import io
-import time
 
 import morecantile
 import numpy as np
@@ -12,18 +11,10 @@ from PIL import Image
 
 from processes.outputs import read_geotiff_bytes
 
+from .jobs_util import wait_job
+
 NESTED = {"process": "http://testserver/processes/hillshade",
           "inputs": {"data": {"collection": "http://testserver/collections/dem"}, "z_factor": 40}}
-
-
-def wait_job(client, url, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        st = client.get(url).json()
-        if st["status"] in ("successful", "failed", "dismissed"):
-            return st
-        time.sleep(0.1)
-    raise AssertionError(f"job not finished: {st}")
 
 
 def test_process_list_and_description(client):

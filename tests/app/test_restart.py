@@ -1,8 +1,6 @@
 """Jobs and their results survive a restart of the service; an interrupted job is resumed."""
 from __future__ import annotations
 
-import time
-
 from starlette.testclient import TestClient
 
 from app.main import create_app
@@ -11,6 +9,8 @@ from processes.execute import Region, job_request
 from processes.engine.graph import parse_process
 from processes.jobs import JobStore
 
+from .jobs_util import wait_job
+
 BODY = {"inputs": {"data": {"collection": "dem"}, "bbox": [5, 40, 15, 48], "width": 200, "z_factor": 30}}
 
 
@@ -18,22 +18,12 @@ def fresh_settings(settings, tmp_path) -> Settings:
     return settings.model_copy(update={"jobs_dir": tmp_path / "jobs"})
 
 
-def wait(client, url, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        st = client.get(url).json()
-        if st["status"] in ("successful", "failed", "dismissed"):
-            return st
-        time.sleep(0.1)
-    raise AssertionError(st)
-
-
 def test_finished_job_survives_restart(settings, tmp_path):
     s = fresh_settings(settings, tmp_path)
     with TestClient(create_app(s)) as c:
         r = c.post("/processes/hillshade/execution", json=BODY, headers={"Prefer": "respond-async"})
         url = r.headers["location"].replace("http://testserver", "")
-        assert wait(c, url)["status"] == "successful"
+        assert wait_job(c, url)["status"] == "successful"
         before = c.get(url + "/results/result").content
         coll = c.post("/processes/slope/execution?response=collection",
                       json={"inputs": {"data": {"collection": "dem"}}}, follow_redirects=False).headers["location"]
@@ -57,7 +47,7 @@ def test_interrupted_job_is_resumed_on_start(settings, tmp_path):
     rec = store.create("hillshade", request)
     store.update(rec.jobID, status="running", message="running", attempts=1)  # its worker died here
     with TestClient(create_app(s)) as c:
-        st = wait(c, f"/jobs/{rec.jobID}")
+        st = wait_job(c, f"/jobs/{rec.jobID}")
         assert st["status"] == "successful", st
         stats = c.get(f"/jobs/{rec.jobID}/results").json()["statistics"]
         assert stats["hillshade"]["count"] == 10000
