@@ -22,6 +22,7 @@ class GraphStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
+        self._docs: dict[str, dict[str, Any]] = {}  # content is immutable (named by its hash)
 
     def put(self, node: Node, meta: dict[str, Any]) -> str:
         gid = graph_hash(node)
@@ -35,13 +36,16 @@ class GraphStore:
         return gid
 
     def get(self, gid: str) -> dict[str, Any] | None:
-        if not _ID.match(gid):
-            return None
-        path = self.root / f"{gid}.json"
+        doc = self._docs.get(gid)
+        if doc is not None or not _ID.match(gid):
+            return doc
         try:
-            return json.loads(path.read_text())
+            doc = json.loads((self.root / f"{gid}.json").read_text())
         except FileNotFoundError:
             return None
+        if len(self._docs) < 10_000:
+            self._docs[gid] = doc
+        return doc
 
     def ids(self) -> list[str]:
         return sorted(p.stem for p in self.root.glob("*.json"))
