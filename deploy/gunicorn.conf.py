@@ -25,6 +25,8 @@ def _logging() -> dict:
     from gunicorn.glogging import CONFIG_DEFAULTS
 
     cfg = deepcopy(CONFIG_DEFAULTS)
+    for name in ("gunicorn.error", "gunicorn.access"):
+        cfg["loggers"][name]["propagate"] = False  # else the root handler prints each line twice
     for name in ("geodeferred", "processes"):
         cfg["loggers"][name] = {"level": loglevel.upper(), "handlers": ["error_console"], "propagate": False}
     return cfg
