@@ -79,6 +79,8 @@ def parse_region(query: Mapping[str, str], getlist, extent: tuple[float, float, 
             s, n = a, b
     if not (w < e and s < n):
         raise ApiError("the requested area is empty (min must be below max)")
+    if not (math.isfinite(e - w) and math.isfinite(n - s)):
+        raise ApiError("the requested area is too large")
     if e <= extent[0] or w >= extent[2] or n <= extent[1] or s >= extent[3]:
         raise ApiError("the requested area does not intersect the coverage")
     width, height = (e - w) / native_res, (n - s) / native_res
@@ -105,8 +107,8 @@ def parse_region(query: Mapping[str, str], getlist, extent: tuple[float, float, 
         height = width * (n - s) / (e - w)
     if ("y" in sizes or "height" in query) and not ("x" in sizes or "width" in query):
         width = height * (e - w) / (n - s)
-    if width <= 0 or height <= 0:
-        raise ApiError("sizes and scale factors must be positive")
+    if not (math.isfinite(width) and math.isfinite(height)) or width <= 0 or height <= 0:
+        raise ApiError("the requested area and sizes must give a finite, positive number of pixels")
     width, height = max(1, round(width)), max(1, round(height))
     if width > MAX_SIDE or height > MAX_SIDE:
         raise ApiError(f"the coverage would be {width} x {height} pixels (at most {MAX_SIDE} a side): "

@@ -76,7 +76,13 @@ TABLE: list[tuple[type[BaseException], int, str, str]] = [
 ]
 
 
+def _text(s: str) -> str:
+    """Details echo client input: lone surrogates and the like must not break the JSON encoding."""
+    return s.encode("utf-8", "replace").decode("utf-8")[:2000]
+
+
 def problem(status: int, type_: str, title: str, detail: str, instance: str, headers: dict | None = None) -> Response:
+    detail, instance = _text(detail), _text(instance)
     body = {"type": type_, "title": title, "status": status, "detail": detail, "instance": instance}
     # 'code' and 'description' keep pygeoapi-era clients (and owslib) able to read the message.
     body["code"] = title.replace(" ", "")

@@ -7,6 +7,7 @@ is a 400 rather than silently ignored.
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 from dataclasses import dataclass
 from typing import Mapping
@@ -90,6 +91,8 @@ def parse_map_request(services: Services, cid: str, query: Mapping[str, str], fm
     if colormap is not None and colormap not in render.colormap_names():
         raise ApiError(f"unknown colormap '{colormap}'")
     rescale = _floats(query["rescale"], 2, "rescale") if "rescale" in query else None
+    if rescale is not None and not (rescale[0] != rescale[1] and math.isfinite(rescale[1] - rescale[0])):
+        raise ApiError("rescale needs two different numbers min,max within float range")
     blend = _floats(query["blend"], 1, "blend")[0] if "blend" in query else 0.0
     if not 0.0 <= blend <= 1.0:
         raise ApiError("blend must be between 0 and 1")

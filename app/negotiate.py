@@ -90,3 +90,5 @@ async def json_body(request: Request) -> Any:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ApiError(f"the request body is not valid UTF-8 JSON: {e}") from None
+    except (ValueError, RecursionError):  # e.g. a 5000-digit number, or nesting thousands deep
+        raise ApiError("the request body is valid JSON but too large or too deeply nested to read") from None

@@ -14,6 +14,8 @@ from typing import Any, Callable, Mapping
 
 from pyproj import CRS
 from pyproj.exceptions import CRSError
+from rasterio._err import CPLE_BaseError
+from rasterio.warp import transform_bounds
 
 from . import outputs
 from .engine.errors import GraphError
@@ -91,15 +93,25 @@ def parse_region(pid: str, inputs: Mapping[str, Any]) -> Region | None:
     crs = crs_text(inputs.get("crs", bbox_crs), f"{pid}.inputs.crs")
     src_crs = crs_text(bbox_crs, where)
     if src_crs != crs:
-        from rasterio.warp import transform_bounds
-        w, s, e, n = transform_bounds(src_crs, crs, w, s, e, n, densify_pts=21)
+        try:
+            w, s, e, n = transform_bounds(src_crs, crs, w, s, e, n, densify_pts=21)
+        except (CPLE_BaseError, ValueError):
+            raise GraphError(f"the bbox cannot be transformed from {src_crs} to {crs}", f"{pid}.inputs.crs") from None
+    if not all(math.isfinite(v) for v in (w, s, e, n, e - w, n - s)):
+        raise GraphError("the bbox is not a finite area (in the output CRS)", where)
     if "resolution" in inputs:
         res = _number(inputs["resolution"], f"{pid}.inputs.resolution")
-        width, height = math.ceil((e - w) / res), math.ceil((n - s) / res)
+        cols, rows = (e - w) / res, (n - s) / res
+        if not (cols <= MAX_SIDE and rows <= MAX_SIDE):
+            raise GraphError(f"that resolution gives more than {MAX_SIDE} pixels a side", f"{pid}.inputs.resolution")
+        width, height = math.ceil(cols), math.ceil(rows)
         e, s = w + width * res, n - height * res
     else:
-        width = int(_number(inputs.get("width", 512), f"{pid}.inputs.width"))
-        height = int(_number(inputs["height"], f"{pid}.inputs.height")) if "height" in inputs else max(1, round(width * (n - s) / (e - w)))
+        width = _number(inputs.get("width", 512), f"{pid}.inputs.width")
+        height = _number(inputs["height"], f"{pid}.inputs.height") if "height" in inputs else width * (n - s) / (e - w)
+        if not (width <= MAX_SIDE and height <= MAX_SIDE):
+            raise GraphError(f"the output would be more than {MAX_SIDE} pixels a side", where)
+        width, height = int(width), max(1, round(height))
     if width > MAX_SIDE or height > MAX_SIDE:
         raise GraphError(f"the output would be {width} x {height} pixels; at most {MAX_SIDE} a side", where)
     return Region(crs, (w, s, e, n), max(1, width), max(1, height))
@@ -110,6 +122,8 @@ def parse_execution(pid: str, body: Any, resolve: Resolver) -> Execution:
     whose result node must be the process the request was posted to."""
     if not isinstance(body, Mapping):
         raise GraphError("the execution request must be a JSON object with 'inputs'")
+    if not isinstance(body.get("inputs", {}), Mapping):
+        raise GraphError("'inputs' must be an object", pid)
     if is_flat_graph(body):
         root, graph_inputs = to_nested(body["process_graph"])
         if root != pid:

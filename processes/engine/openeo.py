@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from .errors import GraphError
+from .graph import MAX_DEPTH
 
 
 def is_flat_graph(body: Any) -> bool:
@@ -20,14 +21,19 @@ def to_nested(graph: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     roots = [k for k, n in graph.items() if isinstance(n, Mapping) and n.get("result") is True]
     if len(roots) != 1:
         raise GraphError(f"a process graph needs exactly one node with \"result\": true, found {len(roots)}", "process_graph")
-    doc = _expand(graph, roots[0], [])
+    doc = _expand(graph, roots[0], [], {})
     if "collection" in doc:
         raise GraphError("the result node must be a process, not load_collection", f"process_graph.{roots[0]}")
     return doc["process"], doc["inputs"]
 
 
-def _expand(graph: Mapping[str, Any], name: str, stack: list[str]) -> dict[str, Any]:
+def _expand(graph: Mapping[str, Any], name: str, stack: list[str], done: dict[str, Any]) -> dict[str, Any]:
+    """Nested form of a node; `done` memoises shared nodes (a diamond is expanded once, not 2^n)."""
     where = f"process_graph.{name}"
+    if name in done:
+        return done[name]
+    if len(stack) > MAX_DEPTH:
+        raise GraphError(f"process graph deeper than {MAX_DEPTH} nodes", where)
     if name in stack:
         cycle = " -> ".join(stack[stack.index(name):] + [name])
         raise GraphError(f"cycle in the process graph: {cycle}", where)
@@ -39,14 +45,16 @@ def _expand(graph: Mapping[str, Any], name: str, stack: list[str]) -> dict[str, 
         raise GraphError("'arguments' must be an object", where)
     stack = stack + [name]
     if node["process_id"] == "load_collection":
-        return _load_collection(args, where)
-    inputs = {k: _value(graph, v, stack) for k, v in args.items()}
-    return {"process": node["process_id"], "inputs": inputs}
+        doc = _load_collection(args, where)
+    else:
+        doc = {"process": node["process_id"], "inputs": {k: _value(graph, v, stack, done) for k, v in args.items()}}
+    done[name] = doc
+    return doc
 
 
-def _value(graph: Mapping[str, Any], value: Any, stack: list[str]) -> Any:
+def _value(graph: Mapping[str, Any], value: Any, stack: list[str], done: dict[str, Any]) -> Any:
     if isinstance(value, Mapping) and set(value) == {"from_node"}:
-        return _expand(graph, str(value["from_node"]), stack)
+        return _expand(graph, str(value["from_node"]), stack, done)
     return value
 
 

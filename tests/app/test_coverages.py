@@ -62,6 +62,7 @@ def test_field_selection_and_datetime(client):
     ("properties=nope", 400),
     ("f=png", 406),
     ("bbox=200,0,210,5", 400),
+    ("bbox=-1e308,-1e308,1e308,1e308", 400),
 ])
 def test_bad_coverage_requests(client, query, status):
     r = client.get(f"/collections/dem/coverage?{query}")

@@ -175,3 +175,40 @@ def test_collection_output_selection(client):
     body["outputs"] = {"result": {}}
     assert client.post("/processes/hillshade/execution?response=collection", json=body,
                        follow_redirects=False).status_code == 303
+
+
+@pytest.mark.parametrize("body", [
+    b'{"inputs": {"data": {"collection": "dem"}, "bbox": [-1e308, -1e308, 1e308, 1e308], "width": 16}}',
+    b'{"inputs": {"data": {"collection": "dem"}, "bbox": [0, 0, 1, 1], "resolution": 1e-320}}',
+    b'{"inputs": {"data": {"collection": "dem"}, "bbox": [-1e308, -90, 1e308, 90], "resolution": 1e-300}}',
+    b'{"inputs": {"data": {"collection": "dem"}, "bbox": [0, 0, 1, 1], "crs": "IAU_2015:30100"}}',
+    b'{"process_graph": {"a": {"process_id": "hillshade", "arguments": {"data": {"from_node": "b"}}, "result": true},'
+    b' "b": {"process_id": "load_collection", "arguments": {"id": "dem"}}}, "inputs": "x"}',
+    b'{"inputs": {"data": {"collection": "dem"}, "bbox": [0, 0, 1, 1], "width": ' + b"9" * 5000 + b"}}",
+    b"[" * 100000 + b"]" * 100000,
+    b'{"inputs": {"data": {"collection": "\\ud800"}, "bbox": [0, 0, 1, 1]}}',
+])
+def test_hostile_bodies_are_400s(client, body):
+    """Found by fuzzing: overflowing extents, untransformable CRSs, huge or deep JSON, lone surrogates."""
+    r = client.post("/processes/hillshade/execution", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["status"] == 400
+
+
+def test_flat_graph_chains_and_diamonds_are_bounded(client):
+    chain = {f"n{i}": {"process_id": "slope", "arguments": {"data": {"from_node": f"n{i + 1}"}}} for i in range(3000)}
+    chain["n3000"] = {"process_id": "load_collection", "arguments": {"id": "dem"}}
+    chain["n0"]["result"] = True
+    r = client.post("/processes/slope/execution", json={"process_graph": chain, "inputs": {"bbox": [0, 0, 1, 1]}})
+    assert r.status_code == 400 and "deeper" in r.json()["detail"]
+    for depth in (40, 20):  # deeper than allowed; within depth but 2^20 paths
+        _diamond(client, depth)
+
+
+def _diamond(client, depth):
+    diamond = {f"n{depth}": {"process_id": "load_collection", "arguments": {"id": "dem"}}}
+    for i in range(depth):
+        diamond[f"n{i}"] = {"process_id": "difference", "arguments": {"a": {"from_node": f"n{i + 1}"}, "b": {"from_node": f"n{i + 1}"}}}
+    diamond["n0"]["result"] = True
+    r = client.post("/processes/difference/execution", json={"process_graph": diamond, "inputs": {"bbox": [0, 0, 1, 1]}})
+    assert r.status_code == 400

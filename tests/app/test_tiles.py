@@ -116,6 +116,8 @@ def test_tilejson(client):
     (f"{TILE}/1/0/0?algorithm=hillshade&azimuth=abc", 400),
     (f"{TILE}/1/0/0?rescale=1", 400),
     (f"{TILE}/1/0/0?rescale=a,b", 400),
+    (f"{TILE}/1/0/0?rescale=-1e308,1e308", 400),
+    (f"{TILE}/1/0/0?rescale=5,5", 400),
     (f"{TILE}/1/0/0?colormap=nope", 400),
     (f"{TILE}/1/0/0?blend=0.5", 400),
     (f"{TILE}/1/0/0?algorithm=hillshade&blend=2", 400),
