@@ -171,7 +171,7 @@ def run(request: Mapping[str, Any], executor: Executor, max_pixels: int, chunk: 
         raise GraphError("a bbox is required to compute this output", "bbox")
     r = request["region"]
     grid = Region(r["crs"], tuple(r["bbox"]), r["width"], r["height"]).grid()
-    check_budget([node], grid, max_pixels)
+    check_budget([node], grid, max_pixels, colls.__getitem__)
     (raster,) = evaluate_region([node], grid, colls, executor, chunk)
     out: dict[str, bytes] = {}
     if "result" in request["outputs"]:

@@ -49,7 +49,7 @@ async def coverage(request: Request) -> Response:
     choose_format(request, ["geotiff"], "geotiff")
     node = base_node(s, cid, q.get("properties"), q.get("datetime"))
     region = parse_region(q, q.getlist, raster_bbox(request, cid), native_resolution(request, cid))
-    check_budget([node], region.grid(), s.settings.max_sync_pixels)
+    check_budget([node], region.grid(), s.settings.max_sync_pixels, s.lookup)
     job = job_request(node, region, ("result",), s.lookup)
     produced = await run_in_threadpool(run, job, s.executor, s.settings.max_sync_pixels, s.settings.region_chunk)
     return Response(produced["result"], media_type=GEOTIFF, headers={"Content-Crs": f"<{CRS84}>"})

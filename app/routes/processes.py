@@ -70,13 +70,13 @@ async def execute(request: Request) -> Response:
     job = job_request(ex.node, ex.region, ex.outputs, s.lookup)
     job["max_pixels"] = s.settings.max_job_pixels
     if _wants_async(request):
-        check_budget([ex.node], grid, s.settings.max_job_pixels)
+        check_budget([ex.node], grid, s.settings.max_job_pixels, s.lookup)
         rec = s.jobs.create(pid, job)
         s.runner.start(rec.jobID)
         url = f"{base}/jobs/{rec.jobID}"
         return JSONResponse(rec.status_info() | {"links": job_links(base, rec)}, 201,
                             headers={"Location": url, "Preference-Applied": "respond-async"})
-    check_budget([ex.node], grid, s.settings.max_sync_pixels)
+    check_budget([ex.node], grid, s.settings.max_sync_pixels, s.lookup)
     produced = await run_in_threadpool(run, job, s.executor, s.settings.max_sync_pixels, s.settings.region_chunk)
     if len(produced) == 1 and ex.response == "raw":
         (name, data), = produced.items()

@@ -7,7 +7,7 @@ a process pool, or a dask.distributed cluster).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from ..ops import Raster
 from .errors import BudgetExceeded
 from .evaluate import evaluate, margins
 from .executor import Executor
-from .graph import Node
+from .graph import CollectionNode, Node
 from .grid import Grid
 from .sources import Collection
 
@@ -44,10 +44,18 @@ def evaluate_chunk(chunk: Chunk) -> tuple[int, int, list[tuple[np.ndarray, np.nd
     return chunk.col_off, chunk.row_off, [(r.data, r.mask, r.band_names) for r in rasters]
 
 
-def check_budget(roots: Sequence[Node], grid: Grid, max_pixels: int) -> int:
-    """Pixels the evaluation reads and computes (halos included); refuse before any work starts."""
+def check_budget(roots: Sequence[Node], grid: Grid, max_pixels: int,
+                 lookup: Callable[[str], Collection] | None = None) -> int:
+    """Pixel evaluations the request needs (halos included; each band of each scene a source
+    reads counts), refused before any work starts."""
     need = margins(roots)
-    total = sum((grid.width + 2 * m) * (grid.height + 2 * m) for m in need.values())
+    total = 0
+    for node, m in need.items():
+        weight = 1
+        if lookup is not None and isinstance(node, CollectionNode):
+            coll = lookup(node.collection)
+            weight = len(node.bands or coll.band_names) * max(1, len(coll.select(node.datetime)))
+        total += (grid.width + 2 * m) * (grid.height + 2 * m) * weight
     if total > max_pixels:
         raise BudgetExceeded(f"the request needs about {total:,} pixel evaluations; the limit is {max_pixels:,}. "
                              "Use a coarser resolution, a smaller area, or asynchronous execution.")
