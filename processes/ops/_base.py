@@ -103,6 +103,16 @@ def first_band(name: str, bands: tuple[str, ...], params: Params) -> tuple[str, 
     return bands[:1]
 
 
+def check_band(bands: tuple[str, ...], band: str | None, what: str = "band") -> None:
+    """An optional band parameter must name one of the input's bands."""
+    if band is not None and band not in bands:
+        raise ValueError(f"{what} {band} not in the input (has {', '.join(bands)})")
+
+
+def band_or_first(r: Raster, band: str | None) -> np.ndarray:
+    return r.band(band) if band is not None else r.data[0]
+
+
 def valid_all(*masks: np.ndarray) -> np.ndarray:
     out = masks[0].copy()
     for m in masks[1:]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field, model_validator
 
-from ._base import Input, Operation, Params, Raster
+from ._base import Input, Operation, Params, Raster, band_or_first, check_band
 
 
 class ReclassifyParams(Params):
@@ -33,13 +33,12 @@ class ReclassifyParams(Params):
 
 
 def _check(bands_in, p: ReclassifyParams) -> None:
-    if p.band is not None and p.band not in bands_in["data"]:
-        raise ValueError(f"band {p.band} not in the input (has {', '.join(bands_in['data'])})")
+    check_band(bands_in["data"], p.band)
 
 
 def reclassify(inputs: dict[str, Raster], params: ReclassifyParams) -> Raster:
     r = inputs["data"]
-    x = r.band(params.band) if params.band is not None else r.data[0]
+    x = band_or_first(r, params.band)
     idx = np.digitize(x, np.asarray(params.breaks, np.float32), right=params.right)
     out = np.asarray(params.values, np.float32)[idx]
     return r.with_data(out[None], ("reclassify",), r.mask & np.isfinite(x))

@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from ._base import Input, Operation, Params, Raster
+from ._base import Input, Operation, Params, Raster, band_or_first, check_band
 
 COMPARE = {"gt": np.greater, "ge": np.greater_equal, "lt": np.less, "le": np.less_equal,
            "eq": np.equal, "ne": np.not_equal}
@@ -25,13 +25,12 @@ class ThresholdParams(Params):
 
 
 def _check(bands_in, p: ThresholdParams) -> None:
-    if p.band is not None and p.band not in bands_in["data"]:
-        raise ValueError(f"band {p.band} not in the input (has {', '.join(bands_in['data'])})")
+    check_band(bands_in["data"], p.band)
 
 
 def threshold(inputs: dict[str, Raster], params: ThresholdParams) -> Raster:
     r = inputs["data"]
-    x = r.band(params.band) if params.band is not None else r.data[0]
+    x = band_or_first(r, params.band)
     out = COMPARE[params.op](x, np.float32(params.value)).astype(np.float32)
     return r.with_data(out[None], ("threshold",), r.mask & np.isfinite(x))
 
