@@ -5,19 +5,20 @@ with a prefix the settings allow, so no request can make the server fetch an arb
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from rasterio.warp import transform_bounds
 from pydantic import BaseModel, ConfigDict, Field
 
+from processes.engine.grid import crs_of
 from processes.engine.reader import dataset_info
-from processes.engine.sources import Asset, Collection, Item
-from processes.engine.stac import items_from_folder
+from processes.engine.sources import ItemSource, Source, cog_source, mosaic_source
+from processes.engine.stac import items_from_catalog, items_from_folder, items_from_search, stac_source
 
 from .settings import Settings
 
@@ -38,7 +39,10 @@ class CollectionConfig(BaseModel):
     keywords: list[str] = Field(default_factory=list)
     demo: str | None = None
     href: str | None = None
-    stac: str | None = None
+    stac: str | None = Field(None, description="A static STAC catalog or collection: folder, file or allowed URL")
+    stac_api: str | None = Field(None, description="A STAC API (allowed URL) searched with `search`")
+    search: dict[str, Any] = Field(default_factory=dict, description="pystac-client search parameters")
+    mosaic: list[str] | None = Field(None, description="Raster collections defined above, later ones on top")
     bands: list[str] | None = None
     render: RenderDefaults = Field(default_factory=RenderDefaults)
     id_field: str = "id"
@@ -49,7 +53,7 @@ class CollectionConfig(BaseModel):
 class RasterEntry:
     id: str
     config: CollectionConfig
-    collection: Collection
+    collection: Source
     bbox: tuple[float, float, float, float]  # WGS84
     crs: str
     resolution: float  # native pixel size in source units
@@ -68,39 +72,61 @@ class Catalog:
     rasters: dict[str, RasterEntry] = field(default_factory=dict)
     features: dict[str, FeatureEntry] = field(default_factory=dict)
 
-    def collection(self, cid: str) -> Collection:
+    def collection(self, cid: str) -> Source:
         """The engine's view of a raster collection (KeyError when unknown)."""
         return self.rasters[cid].collection
 
 
+def _allowed(settings: Settings):
+    return lambda url: any(url.startswith(p) for p in settings.allowed_remote_prefixes)
+
+
 def _checked_href(href: str, settings: Settings) -> str:
     if "://" in href:
-        if not any(href.startswith(p) for p in settings.allowed_remote_prefixes):
+        if not _allowed(settings)(href):
             raise ValueError(f"catalog href {href!r} is not under an allowed remote prefix")
         return "/vsicurl/" + href if href.startswith("http") else href
     p = Path(href)
     return str(p if p.is_absolute() else settings.data_dir / p)
 
 
-def _raster_entry(cid: str, cfg: CollectionConfig, settings: Settings, demo: dict[str, Path]) -> RasterEntry:
-    if cfg.demo == "s2_items" or cfg.stac:
-        folder = demo["s2_items"] if cfg.demo else Path(_checked_href(cfg.stac, settings))
-        items = items_from_folder(folder)
-    else:
-        href = str(demo[cfg.demo]) if cfg.demo else _checked_href(cfg.href or "", settings)
-        info = dataset_info(href)
-        bands = tuple(cfg.bands or info.band_names)
-        items = (Item(cid, (Asset(href, bands, cfg.render.resampling),)),)
-    if not items:
-        raise ValueError(f"collection {cid!r} has no items")
-    first = dataset_info(items[0].assets[0].href)
-    infos = [dataset_info(i.assets[0].href) for i in items]
-    boxes = [transform_bounds(info.crs, "EPSG:4326", *info.bounds) for info in infos]
-    bbox = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
-    version = "-".join(f"{int(os.stat(a.href).st_mtime)}" for i in items for a in i.assets if os.path.exists(a.href))
-    times = sorted(i.datetime for i in items if i.datetime)
-    return RasterEntry(cid, cfg, Collection(cid, items, version), bbox, first.crs,
-                       first.levels[0].transform[0], (times[0] if times else None, times[-1] if times else None))
+def _version(source: ItemSource) -> str:
+    """Modification times of the local files (remote files: their URLs), so cached tiles and
+    ETags change when the data does."""
+    stamps = [str(int(os.stat(a.href).st_mtime)) if os.path.exists(a.href) else a.href
+              for i in source.items for a in i.assets]
+    return hashlib.sha1("-".join(stamps).encode()).hexdigest()[:16]
+
+
+def _source(cid: str, cfg: CollectionConfig, settings: Settings, demo: dict[str, Path],
+            known: dict[str, "RasterEntry"]) -> ItemSource:
+    """The configured source adapter: a mosaic of other collections, a static STAC catalog, a
+    STAC API search, or a single COG."""
+    allowed = _allowed(settings)
+    if cfg.mosaic:
+        missing = [m for m in cfg.mosaic if m not in known]
+        if missing:
+            raise ValueError(f"mosaic {cid!r}: unknown collection(s) {missing} (define them first)")
+        return mosaic_source(cid, [known[m].collection for m in cfg.mosaic])
+    if cfg.demo == "s2_items":
+        return stac_source(cid, items_from_folder(demo["s2_items"]))
+    if cfg.stac:
+        href = cfg.stac if "://" in cfg.stac else _checked_href(cfg.stac, settings)
+        items = items_from_folder(Path(href)) if Path(href).is_dir() else items_from_catalog(href, allowed)
+        return stac_source(cid, items)
+    if cfg.stac_api:
+        return stac_source(cid, items_from_search(cfg.stac_api, cfg.search, allowed))
+    href = str(demo[cfg.demo]) if cfg.demo else _checked_href(cfg.href or "", settings)
+    return cog_source(cid, href, tuple(cfg.bands) if cfg.bands else None, cfg.render.resampling)
+
+
+def _raster_entry(cid: str, cfg: CollectionConfig, settings: Settings, demo: dict[str, Path],
+                  known: dict[str, "RasterEntry"]) -> RasterEntry:
+    source = _source(cid, cfg, settings, demo, known)
+    source.version = _version(source)
+    infos = [dataset_info(i.assets[0].href) for i in source.items]
+    finest = min(infos, key=lambda info: abs(info.levels[0].transform[0]) * (1 if crs_of(info.crs).is_geographic else 1 / 111320.0))
+    return RasterEntry(cid, cfg, source, source.bbox, infos[0].crs, finest.levels[0].transform[0], source.temporal)
 
 
 def load_catalog(settings: Settings, demo: dict[str, Path]) -> Catalog:
@@ -109,7 +135,7 @@ def load_catalog(settings: Settings, demo: dict[str, Path]) -> Catalog:
     for cid, raw in (doc.get("collections") or {}).items():
         cfg = CollectionConfig(**raw)
         if cfg.type == "raster":
-            cat.rasters[cid] = _raster_entry(cid, cfg, settings, demo)
+            cat.rasters[cid] = _raster_entry(cid, cfg, settings, demo, cat.rasters)
         else:
             path = demo[cfg.demo] if cfg.demo else Path(_checked_href(cfg.href or "", settings))
             json.loads(Path(path).read_text())  # fail at start, not on the first request

@@ -12,18 +12,19 @@ import json
 from dataclasses import dataclass
 from typing import Mapping
 
-from processes.engine.errors import UnknownCollection
+from processes.engine.errors import GraphError, UnknownCollection
 from processes.engine.evaluate import evaluate
-from processes.engine.graph import CollectionNode, Node, ProcessNode, collections_of, graph_hash, parse_process
+from processes.engine.graph import CollectionNode, Node, ProcessNode, collections_of, graph_hash, parse_process, source_node
 from processes.engine.grid import Grid
-from processes.engine.sources import Collection
 from processes.ops import REGISTRY
 
 from . import render
 from .errors import ApiError, NotFound
 from .services import Services
 
-RENDER_KEYS = {"f", "colormap", "rescale", "bands", "datetime", "algorithm", "blend"}
+RENDER_KEYS = {"f", "colormap", "rescale", "bands", "datetime", "filter", "filter-lang", "item", "mosaic",
+               "algorithm", "blend"}
+MOSAIC_METHODS = ("median", "mean", "min", "max", "first", "last")
 
 
 @dataclass(frozen=True)
@@ -53,27 +54,54 @@ def _floats(text: str, n: int, name: str) -> tuple[float, ...]:
     return vals
 
 
-def base_node(services: Services, cid: str, bands: str | None, datetime: str | None) -> Node:
-    """The graph a collection id stands for: a source collection reference or a stored workflow."""
+def base_node(services: Services, cid: str, query: Mapping[str, str], display: bool = True) -> Node:
+    """The graph a collection id stands for: a source reference (bands, datetime, CQL2 filter or one
+    item, and a per-pixel mosaic method over the selected scenes) or a stored workflow. For display,
+    a source's default bands are its configured display bands (e.g. B04, B03, B02 for true colour)."""
     try:
         target = services.resolve(cid)
     except (LookupError, UnknownCollection):
         raise NotFound(f"unknown collection '{cid}'") from None
-    if not isinstance(target, Collection):
-        if bands or datetime:
-            raise ApiError("bands and datetime apply to source collections, not to workflow results")
+    selection = [k for k in ("bands", "datetime", "filter", "item", "mosaic") if k in query]
+    if isinstance(target, (CollectionNode, ProcessNode)):
+        if selection:
+            raise ApiError(f"{', '.join(selection)} apply to source collections, not to workflow results")
         return target
-    names = None
-    if bands:
-        names = tuple(b.strip() for b in bands.split(",") if b.strip())
-        unknown = [b for b in names if b not in target.band_names]
-        if unknown:
-            raise ApiError(f"unknown band(s) {unknown}; collection '{cid}' has {list(target.band_names)}")
-    return CollectionNode(cid, names, datetime)
+    entry = services.catalog.rasters.get(cid)
+    bands = query.get("bands")
+    if bands is None and display and entry is not None and entry.config.render.bands:
+        bands = ",".join(entry.config.render.bands)
+    filt, lang = query.get("filter"), query.get("filter-lang")
+    if "item" in query:
+        if filt is not None:
+            raise ApiError("give either item or filter, not both")
+        filt, lang = {"op": "=", "args": [{"property": "id"}, query["item"]]}, "cql2-json"
+    try:
+        node = source_node(target, cid, bands, query.get("datetime"), filt, lang, "query")
+    except GraphError as e:
+        where = e.node.removeprefix("query").lstrip(".")
+        raise ApiError(f"{where}: {e.reason}" if where else e.reason) from None
+    method = query.get("mosaic")
+    if method is None:
+        return node
+    if method not in MOSAIC_METHODS:
+        raise ApiError(f"mosaic must be one of {', '.join(MOSAIC_METHODS)}, got '{method}'")
+    if not target.is_series:
+        raise ApiError(f"mosaic: collection '{cid}' is not a time series")
+    return mosaic_node(target, node, method)
+
+
+def mosaic_node(source, node: CollectionNode, method: str) -> ProcessNode:
+    """A per-pixel composite of the selected scenes, cloud-masked with the source's cloud mask."""
+    cm = getattr(source, "cloud_mask", None)
+    bands = [b for b in (node.bands or source.band_names) if not cm or b != cm.band]
+    params = REGISTRY["composite"].params(method=method, bands=bands, mask_band=cm.band if cm else None,
+                                          **({"mask_values": cm.values} if cm else {}))
+    return ProcessNode("composite", (("data", CollectionNode(node.collection, None, node.datetime, node.filter)),), params)
 
 
 def parse_map_request(services: Services, cid: str, query: Mapping[str, str], fmt: render.Format) -> MapRequest:
-    base = base_node(services, cid, query.get("bands"), query.get("datetime"))
+    base = base_node(services, cid, query, display="algorithm" not in query)
     alg_id = query.get("algorithm")
     extras = {k: v for k, v in query.items() if k not in RENDER_KEYS}
     algorithm = None

@@ -8,7 +8,7 @@ from typing import Any
 from processes.engine.errors import UnknownCollection
 from processes.engine.executor import Executor
 from processes.engine.graph import Node, parse_process
-from processes.engine.sources import Collection
+from processes.engine.sources import Source
 from processes.jobs import JobRunner, JobStore
 
 from .catalog import Catalog
@@ -29,7 +29,7 @@ class Services:
     tile_pool: ThreadPoolExecutor
     _nodes: dict[str, Node] = field(default_factory=dict)
 
-    def resolve(self, cid: str) -> Collection | Node:
+    def resolve(self, cid: str) -> Source | Node:
         """A collection id -> a readable collection, or the graph of a deferred result collection."""
         if cid in self.catalog.rasters:
             return self.catalog.rasters[cid].collection
@@ -43,7 +43,7 @@ class Services:
             self._nodes[cid] = node
         return node
 
-    def lookup(self, cid: str) -> Collection:
+    def lookup(self, cid: str) -> Source:
         return self.catalog.collection(cid)
 
     def virtual_doc(self, cid: str) -> dict[str, Any] | None:

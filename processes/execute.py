@@ -24,7 +24,7 @@ from .engine.graph import Node, Resolver, canonical, collections_of, parse_node,
 from .engine.grid import Grid
 from .engine.openeo import is_flat_graph, to_nested
 from .engine.region import check_budget, evaluate_region
-from .engine.sources import Asset, Collection, Item
+from .engine.sources import Source, source_from_dict
 
 REGION_INPUTS = ("bbox", "crs", "width", "height", "resolution")
 OUTPUTS = {"result": outputs.GEOTIFF, "statistics": "application/json"}
@@ -146,26 +146,16 @@ def parse_execution(pid: str, body: Any, resolve: Resolver) -> Execution:
     return Execution(pid, node, region, tuple(wanted) or ("result",), response)
 
 
-def collection_to_dict(c: Collection) -> dict[str, Any]:
-    return asdict(c)
-
-
-def collection_from_dict(d: Mapping[str, Any]) -> Collection:
-    items = tuple(Item(i["id"], tuple(Asset(a["href"], tuple(a["bands"]), a["resampling"]) for a in i["assets"]),
-                       i.get("datetime")) for i in d["items"])
-    return Collection(d["id"], items, d.get("version", ""))
-
-
 def job_request(node: Node, region: Region | None, wanted: tuple[str, ...],
-                lookup: Callable[[str], Collection]) -> dict[str, Any]:
+                lookup: Callable[[str], Source]) -> dict[str, Any]:
     """Everything a worker needs to evaluate a graph, even if the catalog changes meanwhile."""
     return {"graph": canonical(node), "region": asdict(region) if region else None, "outputs": list(wanted),
-            "collections": {c: collection_to_dict(lookup(c)) for c in sorted(collections_of(node))}}
+            "collections": {c: lookup(c).to_dict() for c in sorted(collections_of(node))}}
 
 
 def run(request: Mapping[str, Any], executor: Executor, max_pixels: int, chunk: int = 1024) -> dict[str, bytes]:
     """Evaluate a stored job request and encode the requested outputs."""
-    colls = {k: collection_from_dict(v) for k, v in request["collections"].items()}
+    colls = {k: source_from_dict(v) for k, v in request["collections"].items()}
     node = parse_node(request["graph"], lambda c: colls[c])
     if request.get("region") is None:
         raise GraphError("a bbox is required to compute this output", "bbox")

@@ -47,7 +47,8 @@ async def coverage(request: Request) -> Response:
     cid = request.path_params["cid"]
     q = request.query_params
     choose_format(request, ["geotiff"], "geotiff")
-    node = base_node(s, cid, q.get("properties"), q.get("datetime"))
+    selection = {k: v for k, v in q.items() if k in ("datetime", "filter", "filter-lang", "item", "mosaic")}
+    node = base_node(s, cid, selection | ({"bands": q["properties"]} if "properties" in q else {}), display=False)
     region = parse_region(q, q.getlist, raster_bbox(request, cid), native_resolution(request, cid))
     check_budget([node], region.grid(), s.settings.max_sync_pixels, s.lookup)
     job = job_request(node, region, ("result",), s.lookup)
@@ -77,7 +78,7 @@ async def rangetype(request: Request) -> Response:
     s = request.app.state.services
     cid = request.path_params["cid"]
     raster_bbox(request, cid)  # 404 for unknown ids
-    node = base_node(s, cid, None, None)
+    node = base_node(s, cid, {}, display=False)
     fields = [{"type": "Quantity", "id": b, "name": b, "definition": "ogcType:float32",
                "encodingInfo": {"dataType": "http://www.opengis.net/def/dataType/OGC/0/float32"}}
               for b in bands_of(node, s.lookup)]

@@ -14,9 +14,9 @@ from ..ops import Raster
 from .errors import GraphError
 from .graph import CollectionNode, Node, ProcessNode
 from .grid import Grid
-from .sources import Collection
+from .sources import Source
 
-Lookup = Callable[[str], Collection]
+Lookup = Callable[[str], Source]
 
 
 def margins(roots: Sequence[Node]) -> dict[Node, int]:
@@ -70,7 +70,12 @@ def band_needs(roots: Sequence[Node], lookup: Lookup) -> dict[CollectionNode, tu
     return needs
 
 
+Use = tuple[Node, bool]  # a node and whether it is consumed as a series (one raster per item)
+
+
 def consumers(roots: Sequence[Node]) -> Counter:
+    """How many consumers each (node, as-series) value has: a source read as a series by one
+    operation and as one raster by another is two values, each computed once."""
     count: Counter = Counter()
     seen: set[Node] = set()
 
@@ -79,12 +84,12 @@ def consumers(roots: Sequence[Node]) -> Counter:
             return
         seen.add(node)
         if isinstance(node, ProcessNode):
-            for _, child in node.inputs:
-                count[child] += 1
+            for name, child in node.inputs:
+                count[(child, node.op.inputs[name].kind == "series")] += 1
                 walk(child)
 
     for r in roots:
-        count[r] += 1
+        count[(r, False)] += 1
         walk(r)
     return count
 
@@ -94,15 +99,16 @@ def evaluate(roots: Sequence[Node], grid: Grid, lookup: Lookup) -> list[Raster]:
     need = margins(roots)
     left = consumers(roots)
     reads = band_needs(roots, lookup)
-    done: dict[Node, object] = {}
+    done: dict[Use, object] = {}
 
     def take(node: Node, margin: int, series: bool):
-        if node not in done:
-            done[node] = compute(node, series)
-        value = done[node]
-        left[node] -= 1
-        if left[node] <= 0:
-            del done[node]
+        use = (node, series)
+        if use not in done:
+            done[use] = compute(node, series)
+        value = done[use]
+        left[use] -= 1
+        if left[use] <= 0:
+            del done[use]
         extra = need[node] - margin
         if isinstance(value, tuple):
             return tuple(r.crop(extra) for r in value)
@@ -114,8 +120,8 @@ def evaluate(roots: Sequence[Node], grid: Grid, lookup: Lookup) -> list[Raster]:
             coll = lookup(node.collection)
             bands = reads.get(node) or node.bands
             if series:
-                return coll.read_series(g, bands, node.datetime)
-            return coll.read(g, bands, node.datetime)
+                return coll.read_series(g, bands, node.datetime, node.filter)
+            return coll.read(g, bands, node.datetime, node.filter)
         op = node.op
         inner = need[node] + op.halo(node.params)
         args = {name: take(child, inner, op.inputs[name].kind == "series") for name, child in node.inputs}

@@ -15,8 +15,10 @@ from typing import Any, Callable, Mapping, Union
 from pydantic import ValidationError
 
 from ..ops import REGISTRY, Operation, Params
+from .datetimes import parse_interval
 from .errors import GraphError, UnknownCollection, UnknownProcess
-from .sources import Collection
+from .filters import canonical_filter, check_properties
+from .sources import Source
 
 MAX_DEPTH = 32
 MAX_NODES = 256
@@ -24,9 +26,13 @@ MAX_NODES = 256
 
 @dataclass(frozen=True)
 class CollectionNode:
+    """A reference to a source: optionally some of its bands, the items within a datetime instant
+    or interval, and the items matching a CQL2 filter (canonical CQL2 JSON text)."""
+
     collection: str
     bands: tuple[str, ...] | None = None
     datetime: str | None = None
+    filter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ class ProcessNode:
 
 Node = Union[CollectionNode, ProcessNode]
 # Resolves a collection id to what the engine can read, or to the graph of a virtual collection.
-Resolver = Callable[[str], Union[Collection, Node]]
+Resolver = Callable[[str], Union[Source, Node]]
 
 
 def last_segment(ref: str, kind: str) -> str:
@@ -116,26 +122,41 @@ def _node(value: Any, resolve: Resolver, path: str, depth: int, counter: list[in
         ref = value.get("collection") or value.get("href")
         cid = last_segment(str(ref), "collections")
         target = _resolve(resolve, cid, path)
-        if not isinstance(target, Collection):
+        if isinstance(target, (CollectionNode, ProcessNode)):
             return target  # a virtual collection: inline its graph
-        bands = value.get("bands") or value.get("properties")
-        if bands is not None:
-            if isinstance(bands, str):
-                bands = [b.strip() for b in bands.split(",") if b.strip()]
-            if not isinstance(bands, list) or not all(isinstance(b, str) for b in bands):
-                raise GraphError("'bands' must be a list of band names", path)
-            unknown = [b for b in bands if b not in target.band_names]
-            if unknown:
-                raise GraphError(f"band(s) {unknown} not in collection '{cid}' (has {list(target.band_names)})", path)
-            bands = tuple(bands)
-        dt = value.get("datetime")
-        if dt is not None and not isinstance(dt, str):
-            raise GraphError("'datetime' must be an ISO 8601 instant or interval string", path)
-        return CollectionNode(cid, bands, dt)
+        return source_node(target, cid, value.get("bands") or value.get("properties"), value.get("datetime"),
+                           value.get("filter"), value.get("filter-lang"), path)
     raise GraphError("expected a raster input: {\"collection\": ...} or {\"process\": ..., \"inputs\": ...}", path)
 
 
-def _resolve(resolve: Resolver, cid: str, path: str) -> Collection | Node:
+def source_node(target: Source, cid: str, bands: Any, datetime: Any, filter: Any, filter_lang: Any,
+                path: str) -> CollectionNode:
+    """A validated reference to a source: known bands, a valid datetime, a valid filter on known
+    properties, and at least one item selected (an empty selection is an error, not a blank map)."""
+    if bands is not None:
+        if isinstance(bands, str):
+            bands = [b.strip() for b in bands.split(",") if b.strip()]
+        if not isinstance(bands, list) or not bands or not all(isinstance(b, str) for b in bands):
+            raise GraphError("'bands' must be a list of band names", f"{path}.bands")
+        unknown = [b for b in bands if b not in target.band_names]
+        if unknown:
+            raise GraphError(f"band(s) {unknown} not in collection '{cid}' (has {list(target.band_names)})",
+                             f"{path}.bands")
+        bands = tuple(bands)
+    if datetime is not None:
+        parse_interval(datetime, f"{path}.datetime")
+    if filter is not None:
+        if filter_lang not in (None, "cql2-text", "cql2-json"):
+            raise GraphError("filter-lang must be 'cql2-text' or 'cql2-json'", f"{path}.filter-lang")
+        filter = canonical_filter(filter, filter_lang, f"{path}.filter")
+        check_properties(filter, target.queryables(), f"{path}.filter")
+    if (datetime or filter) and not target.select(datetime, filter):
+        what = " and ".join(x for x in (f"datetime {datetime}" if datetime else "", "the filter" if filter else "") if x)
+        raise GraphError(f"no item of collection '{cid}' matches {what}", path)
+    return CollectionNode(cid, bands, datetime, filter)
+
+
+def _resolve(resolve: Resolver, cid: str, path: str) -> Source | Node:
     try:
         return resolve(cid)
     except (KeyError, UnknownCollection):
@@ -145,7 +166,9 @@ def _resolve(resolve: Resolver, cid: str, path: str) -> Collection | Node:
 def output_bands(node: Node, resolve: Resolver) -> tuple[str, ...]:
     if isinstance(node, CollectionNode):
         target = resolve(node.collection)
-        return node.bands or (target.band_names if isinstance(target, Collection) else output_bands(target, resolve))
+        if isinstance(target, (CollectionNode, ProcessNode)):
+            return node.bands or output_bands(target, resolve)
+        return node.bands or target.band_names
     bands_in = {name: output_bands(child, resolve) for name, child in node.inputs}
     return node.op.bands_out(bands_in, node.params)
 
@@ -153,7 +176,7 @@ def output_bands(node: Node, resolve: Resolver) -> tuple[str, ...]:
 def is_series(node: Node, resolve: Resolver) -> bool:
     if isinstance(node, CollectionNode):
         target = resolve(node.collection)
-        return isinstance(target, Collection) and target.is_series
+        return not isinstance(target, (CollectionNode, ProcessNode)) and target.is_series
     return False
 
 
@@ -184,6 +207,9 @@ def canonical(node: Node) -> dict[str, Any]:
             out["bands"] = list(node.bands)
         if node.datetime:
             out["datetime"] = node.datetime
+        if node.filter:
+            out["filter"] = json.loads(node.filter)
+            out["filter-lang"] = "cql2-json"
         return out
     inputs: dict[str, Any] = node.params.model_dump(mode="json")
     inputs.update({name: canonical(child) for name, child in node.inputs})

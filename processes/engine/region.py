@@ -13,18 +13,18 @@ import numpy as np
 
 from ..ops import Raster
 from .errors import BudgetExceeded
-from .evaluate import evaluate, margins
+from .evaluate import band_needs, evaluate, margins
 from .executor import Executor
 from .graph import CollectionNode, Node
 from .grid import Grid
-from .sources import Collection
+from .sources import Source
 
 
 @dataclass(frozen=True)
 class Chunk:
     roots: tuple[Node, ...]
     grid: Grid
-    collections: Mapping[str, Collection]
+    collections: Mapping[str, Source]
     col_off: int
     row_off: int
 
@@ -45,16 +45,18 @@ def evaluate_chunk(chunk: Chunk) -> tuple[int, int, list[tuple[np.ndarray, np.nd
 
 
 def check_budget(roots: Sequence[Node], grid: Grid, max_pixels: int,
-                 lookup: Callable[[str], Collection] | None = None) -> int:
+                 lookup: Callable[[str], Source] | None = None) -> int:
     """Pixel evaluations the request needs (halos included; each band of each scene a source
     reads counts), refused before any work starts."""
     need = margins(roots)
+    reads = band_needs(roots, lookup) if lookup is not None else {}
     total = 0
     for node, m in need.items():
         weight = 1
         if lookup is not None and isinstance(node, CollectionNode):
-            coll = lookup(node.collection)
-            weight = len(node.bands or coll.band_names) * max(1, len(coll.select(node.datetime)))
+            src = lookup(node.collection)
+            bands = reads.get(node) or node.bands or src.band_names
+            weight = len(bands) * max(1, len(src.select(node.datetime, node.filter)))
         total += (grid.width + 2 * m) * (grid.height + 2 * m) * weight
     if total > max_pixels:
         raise BudgetExceeded(f"the request needs about {total:,} pixel evaluations; the limit is {max_pixels:,}. "
@@ -62,7 +64,7 @@ def check_budget(roots: Sequence[Node], grid: Grid, max_pixels: int,
     return total
 
 
-def evaluate_region(roots: Sequence[Node], grid: Grid, collections: Mapping[str, Collection],
+def evaluate_region(roots: Sequence[Node], grid: Grid, collections: Mapping[str, Source],
                     executor: Executor, chunk_size: int = 1024) -> list[Raster]:
     parts = [Chunk(tuple(roots), grid.window(c, r, w, h), dict(collections), c, r) for c, r, w, h in chunks(grid, chunk_size)]
     results = executor.map(evaluate_chunk, parts) if len(parts) > 1 else [evaluate_chunk(parts[0])]

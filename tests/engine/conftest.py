@@ -10,7 +10,7 @@ from rasterio.transform import from_bounds
 from rio_cogeo.cogeo import cog_translate
 from rio_cogeo.profiles import cog_profiles
 
-from processes.engine.sources import Asset, Collection, Item
+from processes.engine.sources import Asset, Item, ItemSource
 
 
 def write_cog(path: Path, data: np.ndarray, crs: str, bounds, names, nodata=None, resampling="average") -> str:
@@ -38,8 +38,8 @@ def dem_path(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def dem(dem_path: str) -> Collection:
-    return Collection("dem", (Item("dem", (Asset(dem_path, ("elevation",)),)),), "v1")
+def dem(dem_path: str) -> ItemSource:
+    return ItemSource("dem", (Item("dem", (Asset(dem_path, ("elevation",)),)),), "v1")
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from processes.engine.graph import parse_process
 from processes.engine.grid import Grid
 from processes.engine.reader import choose_level, dataset_info, read
 from processes.engine.region import evaluate_region
-from processes.engine.sources import Asset, Collection, Item
+from processes.engine.sources import Asset, Item, ItemSource
 
 WMQ = morecantile.tms.get("WebMercatorQuad")
 
@@ -118,7 +118,7 @@ def test_reader_utm_source_into_web_mercator(utm_path):
 
 
 def test_outside_data_is_invalid(utm_path):
-    coll = Collection("u", (Item("u", (Asset(utm_path, ("elevation", "noise")),)),))
+    coll = ItemSource("u", (Item("u", (Asset(utm_path, ("elevation", "noise")),)),))
     (r,) = evaluate([parse_process("slope", {"data": {"collection": "u", "bands": ["elevation"]}}, lambda c: coll)],
                     tile_grid(3, 0, 0), {"u": coll}.__getitem__)
     assert not r.mask.any()
@@ -141,7 +141,7 @@ def test_only_needed_bands_are_read(utm_path):
     """An operation that reads one band of a two-band collection makes the engine read only that one."""
     from processes.engine.evaluate import band_needs
 
-    coll = Collection("u", (Item("u", (Asset(utm_path, ("elevation", "noise")),)),))
+    coll = ItemSource("u", (Item("u", (Asset(utm_path, ("elevation", "noise")),)),))
     lookup = {"u": coll}.__getitem__
     nd = parse_process("normalized_difference", {"data": {"collection": "u"}, "a": "noise", "b": "elevation"}, lookup)
     th = parse_process("threshold", {"data": {"collection": "u"}, "value": 1, "band": "noise"}, lookup)
