@@ -24,7 +24,7 @@ def canonical_filter(value: Any, lang: str | None = None, where: str = "filter")
     """A CQL2 text string or JSON object -> canonical CQL2 JSON text."""
     try:
         if isinstance(value, dict) or lang == "cql2-json":
-            expr = cql2.parse_json(value if isinstance(value, dict) else json.loads(value))
+            expr = cql2.parse_json(value if isinstance(value, str) else json.dumps(value))
         elif isinstance(value, str):
             expr = cql2.parse_text(value)
         else:
@@ -74,4 +74,4 @@ class ItemFilter:
 
 @lru_cache(maxsize=256)
 def item_filter(canonical: str) -> ItemFilter:
-    return ItemFilter(cql2.parse_json(json.loads(canonical)))
+    return ItemFilter(cql2.parse_json(canonical))
