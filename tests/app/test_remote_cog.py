@@ -55,3 +55,65 @@ def test_remote_cog_outside_allowed_prefixes_is_refused(settings, tmp_path, serv
         with TestClient(create_app(s)):
             pass
     assert RangeHandler.requests_seen == []  # nothing was fetched
+
+
+STAC_CATALOG = """
+collections:
+  remote_s2:
+    type: raster
+    title: Sentinel-2 scenes of a static STAC catalog read over HTTP
+    stac: {url}/sentinel2/collection.json
+    render: {{bands: [B04, B03, B02], rescale: [0, 0.3]}}
+"""
+
+
+def test_remote_static_stac_catalog(client, settings, tmp_path, capsys):
+    """Items and COGs of a static catalog over HTTP range requests; requests per tile counted."""
+    root = tmp_path / "www"
+    shutil.copytree(settings.data_dir / "sentinel2", root / "sentinel2")
+    local = client.app.state.services.catalog.rasters["sentinel2"].collection
+    with RangeServer(root) as server:
+        cat = tmp_path / "catalog.yaml"
+        cat.write_text(STAC_CATALOG.format(url=server.url))
+        s = settings.model_copy(update={"catalog": cat, "jobs_dir": tmp_path / "jobs", "build_demo_data": False,
+                                        "tile_cache": "none", "allowed_remote_prefixes": [server.url + "/"]})
+        with TestClient(create_app(s)) as c:
+            remote = c.app.state.services.catalog.rasters["remote_s2"].collection
+            assert [i.id for i in remote.items] == [i.id for i in local.items]
+            w, so, e, n = remote.bbox
+            import morecantile
+
+            t = morecantile.tms.get("WebMercatorQuad").tile((w + e) / 2, (so + n) / 2, 13)
+            counts = []
+            for dx in (0, 1, 0):  # cold, a neighbour (warm handles), the first again (warm blocks)
+                RangeHandler.requests_seen = []
+                r = c.get(f"/collections/remote_s2/map/tiles/WebMercatorQuad/13/{t.y}/{t.x + dx}?datetime=2023-07")
+                assert r.status_code == 200, r.text
+                counts.append(len(RangeHandler.requests_seen))
+            assert "full" not in RangeHandler.requests_seen
+            here = client.get(f"/collections/sentinel2/map/tiles/WebMercatorQuad/13/{t.y}/{t.x}?datetime=2023-07")
+            assert here.content == r.content
+    with capsys.disabled():
+        print(f"\n[remote] one-scene true-colour tile over HTTP: {counts[0]} range requests cold, "
+              f"{counts[1]} for a neighbour tile, {counts[2]} warm")
+    assert counts[2] <= counts[0]
+
+
+def test_remote_catalog_asset_outside_prefixes_is_refused(client, settings, tmp_path):
+    import json
+
+    root = tmp_path / "www"
+    shutil.copytree(settings.data_dir / "sentinel2", root / "sentinel2")
+    item = sorted((root / "sentinel2").glob("S2_*.json"))[0]
+    doc = json.loads(item.read_text())
+    first = next(iter(doc["assets"].values()))
+    first["href"] = "http://169.254.169.254/latest/meta-data.tif"
+    item.write_text(json.dumps(doc))
+    with RangeServer(root) as server:
+        cat = tmp_path / "catalog.yaml"
+        cat.write_text(STAC_CATALOG.format(url=server.url))
+        s = settings.model_copy(update={"catalog": cat, "jobs_dir": tmp_path / "jobs", "build_demo_data": False,
+                                        "allowed_remote_prefixes": [server.url + "/"]})
+        with pytest.raises(ValueError, match="not under an allowed remote prefix"):
+            with TestClient(create_app(s)):
+                pass
