@@ -112,7 +112,7 @@ def parse_map_request(services: Services, cid: str, query: Mapping[str, str], fm
             raise ApiError(f"unknown algorithm '{alg_id}'; available: {', '.join(usable)}")
         algorithm = parse_process(alg_id, {"data": {"collection": "__base__"}, **extras},
                                   lambda c: base if c == "__base__" else services.resolve(c))
-        algorithm = _replace_input(algorithm, base)
+        algorithm = _replace_input(algorithm, _only_needed_bands(base, algorithm))
     elif extras:
         raise ApiError(f"unknown query parameter(s): {', '.join(sorted(extras))}")
     colormap = query.get("colormap")
@@ -127,6 +127,17 @@ def parse_map_request(services: Services, cid: str, query: Mapping[str, str], fm
     if blend > 0 and algorithm is None:
         raise ApiError("blend shades the colour map with an algorithm's output: add algorithm=hillshade")
     return MapRequest(cid, base, algorithm, colormap, rescale, blend, fmt)
+
+
+def _only_needed_bands(base: Node, algorithm: ProcessNode) -> Node:
+    """A mosaic under an algorithm composites only the bands the algorithm reads (an NDVI of a
+    12-date median reads B08, B04 and SCL, not every band of every scene)."""
+    if not (isinstance(base, ProcessNode) and base.process == "composite" and algorithm.op.needs):
+        return base
+    wanted = algorithm.op.needs("data", base.params.bands or (), algorithm.params)
+    if not wanted or set(wanted) == set(base.params.bands or ()):
+        return base
+    return ProcessNode("composite", base.inputs, base.params.model_copy(update={"bands": tuple(wanted)}))
 
 
 def _replace_input(node: ProcessNode, base: Node) -> ProcessNode:

@@ -136,3 +136,27 @@ def test_stac_selection_as_workflow_input(client, s2, tile):
         "data": {"collection": "sentinel2", "filter": "eo:cloud_cover < 30 AND nope = 1"}}}}
     r = client.post("/processes/normalized_difference/execution?response=collection", json=bad, follow_redirects=False)
     assert r.status_code == 400 and "nope" in r.json()["detail"]
+
+
+def test_ndvi_of_a_median_mosaic(client, s2, tile):
+    """An algorithm over a mosaic composites only the bands it reads, with the same pixels."""
+    t, grid = tile
+    dt = "2023-04/2023-09"
+    img = png(client.get(f"{TILES}/{t.z}/{t.y}/{t.x}?datetime={dt}&mosaic=median"
+                         "&algorithm=normalized_difference&a=B08&b=B04&rescale=-1,1"))
+    scenes = [i.read(grid, ("B08", "B04", "SCL")) for i in s2.covering(grid, dt)]
+    clear = [r.mask & ~np.isin(r.band("SCL"), (0, 1, 3, 8, 9, 10)) for r in scenes]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        nir = np.nanmedian(np.stack([np.where(c, r.band("B08"), np.nan) for r, c in zip(scenes, clear)]), 0)
+        red = np.nanmedian(np.stack([np.where(c, r.band("B04"), np.nan) for r, c in zip(scenes, clear)]), 0)
+    ndvi = (nir - red) / (nir + red)
+    valid = np.isfinite(ndvi)
+    np.testing.assert_allclose(img[..., 0][valid], byte(ndvi, -1, 1)[valid], atol=1)
+    from app.maps import parse_map_request
+
+    req = parse_map_request(client.app.state.services, "sentinel2",
+                            {"datetime": dt, "mosaic": "median", "algorithm": "normalized_difference", "a": "B08", "b": "B04"},
+                            "png")
+    composite = req.algorithm.input("data")
+    assert composite.params.bands == ("B08", "B04")

@@ -189,3 +189,14 @@ def test_static_catalog_file_follows_item_links(s2_folder, s2):
     assert [i.id for i in items] == [i.id for i in s2.items]
     with pytest.raises(ValueError, match="allowed"):
         items_from_catalog("http://127.0.0.1:9/collection.json", allowed=lambda url: False)
+
+
+def test_budget_counts_only_the_bands_read(s2):
+    from processes.engine.region import check_budget
+
+    resolve = {"s2": s2}.__getitem__
+    ndvi = parse_process("normalized_difference", {"data": {"collection": "s2"}, "a": "B08", "b": "B04"}, resolve)
+    everything = parse_process("expression", {"data": {"collection": "s2"}, "expression": "B08 + B04 + SCL"}, resolve)
+    scenes = len(s2.items)
+    assert check_budget([ndvi], GRID, 10**9, resolve) == N * N * (1 + 2 * scenes)
+    assert check_budget([everything], GRID, 10**9, resolve) == N * N * (1 + 3 * scenes)
