@@ -54,14 +54,14 @@ Node = Union[CollectionNode, ProcessNode]
 Resolver = Callable[[str], Union[Source, Node]]
 
 
-def last_segment(ref: str, kind: str) -> str:
+def last_segment(ref: str, kind: str, path: str = "") -> str:
     """'http://host/x/collections/dem' or 'dem' -> 'dem'. Never fetched: references are local ids."""
     ref = ref.split("?", 1)[0].rstrip("/")
     marker = f"/{kind}/"
     if marker in ref:
         return ref.rsplit(marker, 1)[1].split("/", 1)[0]
     if "/" in ref or ":" in ref:
-        raise GraphError(f"'{ref}' is not a reference to a local {kind[:-1]} (remote {kind} are not fetched)")
+        raise GraphError(f"'{ref}' is not a reference to a local {kind[:-1]} (remote {kind} are not fetched)", path)
     return ref
 
 
@@ -116,11 +116,11 @@ def _literal(value: Any) -> Any:
 
 def _node(value: Any, resolve: Resolver, path: str, depth: int, counter: list[int]) -> Node:
     if isinstance(value, Mapping) and "process" in value:
-        pid = last_segment(str(value["process"]), "processes")
+        pid = last_segment(str(value["process"]), "processes", path)
         return _process(pid, value.get("inputs", {}), resolve, path, depth, counter)
     if isinstance(value, Mapping) and ("collection" in value or "href" in value):
         ref = value.get("collection") or value.get("href")
-        cid = last_segment(str(ref), "collections")
+        cid = last_segment(str(ref), "collections", path)
         target = _resolve(resolve, cid, path)
         if isinstance(target, (CollectionNode, ProcessNode)):
             return target  # a virtual collection: inline its graph
