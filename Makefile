@@ -24,6 +24,12 @@ system-deps:
 	    (apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdal-bin >/dev/null) \
 	      || echo "warning: could not install gdal-bin; GDAL CLI tests will be skipped"; \
 	  fi; }
+	@# PostgreSQL 15 + PostGIS 3: the pgstac STAC backend option and its tests (a real server on loopback).
+	@test -f /usr/share/postgresql/15/extension/postgis.control || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 postgresql-15-postgis-3 >/dev/null) \
+	      || echo "warning: could not install postgresql-15-postgis-3; pgstac tests will be skipped"; \
+	  fi; }
 
 serve: install
 	GEODEFERRED_PORT=$(PORT) $(BIN)/gunicorn -c deploy/gunicorn.conf.py app.asgi:app
