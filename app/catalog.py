@@ -58,6 +58,7 @@ class RasterEntry:
     crs: str
     resolution: float  # native pixel size in source units
     temporal: tuple[str | None, str | None] = (None, None)
+    stac_folder: Path | None = None  # local folder of the STAC Item files (published by the STAC API)
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,16 @@ def _raster_entry(cid: str, cfg: CollectionConfig, settings: Settings, demo: dic
     source.version = _version(source)
     infos = [dataset_info(i.assets[0].href) for i in source.items]
     finest = min(infos, key=lambda info: abs(info.levels[0].transform[0]) * (1 if crs_of(info.crs).is_geographic else 1 / 111320.0))
-    return RasterEntry(cid, cfg, source, source.bbox, infos[0].crs, finest.levels[0].transform[0], source.temporal)
+    return RasterEntry(cid, cfg, source, source.bbox, infos[0].crs, finest.levels[0].transform[0], source.temporal,
+                       _stac_folder(cfg, settings, demo))
+
+
+def _stac_folder(cfg: CollectionConfig, settings: Settings, demo: dict[str, Path]) -> Path | None:
+    if cfg.demo == "s2_items":
+        return demo["s2_items"]
+    if cfg.stac and "://" not in cfg.stac and Path(_checked_href(cfg.stac, settings)).is_dir():
+        return Path(_checked_href(cfg.stac, settings))
+    return None
 
 
 def load_catalog(settings: Settings, demo: dict[str, Path]) -> Catalog:

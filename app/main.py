@@ -16,13 +16,14 @@ from processes.jobs import JobRunner, JobStore
 from . import errors
 from .catalog import load_catalog
 from .demo_data import build_demo_data
-from .routes import common, coverages, features, jobs, processes, tiles
+from .routes import common, coverages, features, jobs, processes, stac, tiles
 from .services import Services
 from .settings import Settings
+from .stac.service import open_stac
 from .tile_cache import make_tile_cache
 from .virtual import GraphStore
 
-ROUTE_MODULES = (common, tiles, coverages, processes, jobs, features)
+ROUTE_MODULES = (common, tiles, coverages, processes, jobs, features, stac)
 log = logging.getLogger("geodeferred")
 
 
@@ -51,7 +52,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             log.info("resumed %d interrupted job(s)", len(resumed))
         stop_recovery = services.runner.recover_every(60)
         try:
-            yield
+            async with open_stac(settings, services.catalog) as services.stac:
+                yield
         finally:
             stop_recovery.set()
             services.executor.shutdown()

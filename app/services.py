@@ -13,6 +13,7 @@ from processes.jobs import JobRunner, JobStore
 
 from .catalog import Catalog
 from .settings import Settings
+from .stac.service import StacService
 from .tile_cache import TileCache
 from .virtual import GraphStore
 
@@ -27,6 +28,7 @@ class Services:
     executor: Executor
     tiles: TileCache
     tile_pool: ThreadPoolExecutor
+    stac: StacService | None = None  # set by the lifespan once the STAC backend runs
     _nodes: dict[str, Node] = field(default_factory=dict)
 
     def resolve(self, cid: str) -> Source | Node:

@@ -31,3 +31,6 @@ class Settings(BaseSettings):
     region_chunk: int = Field(1024, ge=64, description="Side of the chunks a region is split into")
     allowed_remote_prefixes: list[str] = Field(default_factory=list,
                                                description="URL prefixes that catalog entries may point at")
+    stac_backend: str = Field("embedded", pattern=r"^(embedded|postgres(ql)?://.+)$",
+                              description="STAC API backend: 'embedded' (stac-geoparquet + DuckDB, no server) "
+                                          "or a postgresql://user:password@host:port/db DSN (pgstac)")

@@ -33,6 +33,7 @@ async def landing(request: Request) -> Response:
             link(f"{base}/processes", REL + "processes", "application/json", "Processes"),
             link(f"{base}/jobs", REL + "job-list", "application/json", "Jobs"),
             link(f"{base}/tileMatrixSets", REL + "tiling-schemes", "application/json", "Tile matrix sets"),
+            link(f"{base}/stac/", "child", "application/json", "STAC API: search the scenes (pystac-client, QGIS)"),
         ],
     }
     return document(request, doc, "geodeferred")
