@@ -55,7 +55,7 @@ class LiveServer:
 
     def __enter__(self) -> "LiveServer":
         self.thread.start()
-        deadline = time.time() + 60
+        deadline = time.time() + 300  # the first start builds the demo data (slow on a loaded machine)
         while time.time() < deadline:
             try:
                 if httpx.get(self.url + "/conformance", timeout=2).status_code < 500:

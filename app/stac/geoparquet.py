@@ -18,8 +18,10 @@ from fastapi import FastAPI, Request
 from filelock import FileLock
 from stac_fastapi.api.app import StacApi
 from stac_fastapi.geoparquet.client import Client
-from stac_fastapi.extensions.core import FieldsExtension, OffsetPaginationExtension, SearchFilterExtension, SortExtension
-from stac_fastapi.geoparquet.models import GetSearchRequestModel, ItemsGetRequestModel, PostSearchRequestModel
+from stac_fastapi.api.models import ItemCollectionUri, create_get_request_model, create_post_request_model
+from stac_fastapi.extensions.core import OffsetPaginationExtension, SearchFilterExtension, SortExtension
+from stac_fastapi.geoparquet.search import FixedSearchGetRequest
+from stac_fastapi.types.search import BaseSearchPostRequest
 from stac_fastapi.geoparquet.settings import Settings as GpSettings
 
 from .export import Export
@@ -30,7 +32,7 @@ def _column(field: str) -> str:
     return sign + field.removeprefix(sign).removeprefix("properties.")
 
 
-class SortingClient(Client):
+class ColumnsClient(Client):
     """DuckDB columns are the flattened item properties: `properties.datetime` sorts as `datetime`."""
 
     def search(self, *, search: Any, **kwargs: Any) -> Any:
@@ -63,7 +65,7 @@ def build_app(export: Export, work_dir: Path, title: str, description: str) -> F
 
     Built like `stac_fastapi.geoparquet.api.create()`, except that the collections come from the
     export (not re-read from a file every minute), the DuckDB client loads bundled extensions, and
-    the client sorts on `properties.*` fields, and the filter extension knows the queryables.
+    the client maps `properties.*` fields to DuckDB columns, and the filter extension knows the queryables.
     """
     parquet = str(write_parquet(export, work_dir))
     collections = {c["id"]: c for c in export.collections}
@@ -79,9 +81,12 @@ def build_app(export: Export, work_dir: Path, title: str, description: str) -> F
         request.state.client, request.state.collections, request.state.hrefs = duckdb, collections, hrefs
         return await call_next(request)
 
-    StacApi(settings=settings, client=SortingClient(), app=app, search_get_request_model=GetSearchRequestModel,
-            search_post_request_model=PostSearchRequestModel, items_get_request_model=ItemsGetRequestModel,
-            extensions=[OffsetPaginationExtension(), SearchFilterExtension(client=ExportFiltersClient(export)),
-                        FieldsExtension(), SortExtension()],  # the backend's, with queryables of the export
+    # The backend's extensions, with the export's queryables, but no fields extension: rustac 0.9's
+    # projections fail stac-api-validator (500s on include+exclude, wrong defaults).
+    extensions = [OffsetPaginationExtension(), SearchFilterExtension(client=ExportFiltersClient(export)), SortExtension()]
+    StacApi(settings=settings, client=ColumnsClient(), app=app, extensions=extensions,
+            search_get_request_model=create_get_request_model(extensions, base_model=FixedSearchGetRequest),
+            search_post_request_model=create_post_request_model(extensions, base_model=BaseSearchPostRequest),
+            items_get_request_model=create_get_request_model(extensions, base_model=ItemCollectionUri),
             middlewares=[])  # CORS and compression: the outer app
     return app

@@ -42,6 +42,17 @@ def _params(request: Request, body: bytes) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+def _lists(params: dict[str, Any]) -> bool:
+    """A lone collection or item id where a POST search wants an array (stac-api-validator sends
+    one): accepted as a one-element array. True when the body changed."""
+    changed = False
+    for key in ("collections", "ids"):
+        if isinstance(params.get(key), str):
+            params[key] = [params[key]]
+            changed = True
+    return changed
+
+
 class StacMount:
     """Forwards to `services.stac.app` of the running service (built in its lifespan)."""
 
@@ -57,6 +68,8 @@ class StacMount:
             params = _params(request, body)
             if params is not None:
                 check_search(params, stac.queryables)
+                if request.method == "POST" and _lists(params):
+                    body = json.dumps(params).encode()
 
         inner = dict(scope, headers=[(k, v) for k, v in scope["headers"] if k != b"accept-encoding"])
         inner.pop("router", None)  # the backend's url_for looks up its own routes...
@@ -80,7 +93,13 @@ class StacMount:
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
 
-        await stac.app(inner, replay, capture)
+        try:
+            await stac.app(inner, replay, capture)
+        except Exception as exc:  # the backend raised past its own handlers (e.g. a DuckDB error)
+            if start.get("status", 500) < 500:
+                raise
+            log.error("STAC backend error on %s %s", request.method, request.url.path, exc_info=exc)
+            start, chunks = {"status": 500, "headers": []}, []
         response = self._respond(request, start, b"".join(chunks), services.settings.public_url)
         await response(scope, receive, send)
 
