@@ -25,6 +25,7 @@ from .export import absolute_hrefs
 log = logging.getLogger("geodeferred")
 SEARCH_PATHS = re.compile(r"^/(search|collections/[^/]+/items)/?$")
 TITLES = {400: "Invalid parameter value", 404: "Not found", 405: "Method not allowed", 406: "Not acceptable"}
+GEOJSON = "application/geo+json"
 TYPES = {400: COMMON + "invalid-parameter-value", 404: COMMON + "not-found"}
 
 
@@ -113,6 +114,8 @@ class StacMount:
         if "json" in ctype and body:
             doc = absolute_hrefs(json.loads(body), _base(request, public_url))
             body = json.dumps(doc, separators=(",", ":")).encode()
+            if isinstance(doc, dict) and doc.get("type") in ("FeatureCollection", "Feature"):
+                headers["content-type"] = GEOJSON  # searches, item pages and items, whatever the backend says
         return Response(body, status, headers=headers)
 
     def _problem(self, request: Request, status: int, body: bytes, headers: dict[str, str]) -> Response:
