@@ -38,6 +38,9 @@ def build(app, base: str) -> dict[str, Any]:
     declared = _declared(app)
     paths: dict[str, Any] = {}
     for route in app.routes:
+        if isinstance(route, Mount) and route.path in declared:  # a mounted API with its own definition
+            paths[route.path] = declared[route.path]
+            continue
         if not isinstance(route, Route) or isinstance(route, Mount):
             continue
         template = _PARAM.sub(lambda m: "{" + m.group(1) + "}", route.path)

@@ -35,6 +35,9 @@ ROUTES = [
     Route("/assets/{key:path}", asset, methods=["GET", "HEAD"]),
 ]
 OPENAPI = {
+    "/stac": {"get": {"summary": "STAC API landing page (its own API definition: /stac/api)",
+                      "externalDocs": {"description": "STAC API definition", "url": "/stac/api"},
+                      "responses": {"200": {"description": "STAC Catalog (landing page)"}}}},
     "/assets/{key}": {"get": {"summary": "A file of a catalogued STAC asset (HTTP Range requests supported)",
                               "responses": {"200": {"description": "The file"}, "206": {"description": "A byte range"}}}},
 }
