@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -41,6 +41,14 @@ def _params(request: Request, body: bytes) -> dict[str, Any] | None:
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None  # the backend answers a malformed body with a 400 of its own
     return doc if isinstance(doc, dict) else None
+
+
+def _public(scope: dict[str, Any], public_url: str, mount: str) -> None:
+    """Make the backend's links start with the configured public URL (e.g. behind a proxy)."""
+    url = urlsplit(public_url.rstrip("/"))
+    scope["scheme"] = url.scheme or scope["scheme"]
+    scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"host"] + [(b"host", url.netloc.encode())]
+    scope["app_root_path"] = url.path + mount
 
 
 def _lists(params: dict[str, Any]) -> bool:
@@ -75,6 +83,8 @@ class StacMount:
         inner = dict(scope, headers=[(k, v) for k, v in scope["headers"] if k != b"accept-encoding"])
         inner.pop("router", None)  # the backend's url_for looks up its own routes...
         inner["app_root_path"] = root  # ...under the mount's URL
+        if services.settings.public_url:  # ...or under the configured public URL
+            _public(inner, services.settings.public_url, root)
         sent = False
 
         async def replay() -> Message:

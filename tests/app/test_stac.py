@@ -107,3 +107,18 @@ def test_assets_are_served_with_range_requests(client):
 def test_only_catalogued_asset_files_are_served(client, path):
     r = client.get(path)
     assert r.status_code == 404 and "root:" not in r.text
+
+
+def test_links_follow_the_configured_public_url(settings, tmp_path):
+    from starlette.testclient import TestClient
+
+    from app.main import create_app
+
+    public = "https://maps.example.org/geo"
+    app = create_app(settings.model_copy(update={"public_url": public, "jobs_dir": tmp_path / "jobs"}))
+    with TestClient(app) as c:
+        root = c.get(STAC + "/").json()
+        assert {l["rel"]: l["href"] for l in root["links"]}["data"] == public + "/stac/collections"
+        item = c.get(STAC + "/search?limit=1").json()["features"][0]
+        assert all(a["href"].startswith(public + "/assets/") for a in item["assets"].values())
+        assert next(l for l in item["links"] if l["rel"] == "self")["href"].startswith(public + "/stac/collections/")
