@@ -62,6 +62,37 @@ def _lists(params: dict[str, Any]) -> bool:
     return changed
 
 
+async def _forward(app: Any, scope: Scope, body: bytes, request: Request) -> tuple[Message, bytes]:
+    """Run the backend on one request; its response start message and whole body."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    start: Message = {}
+    chunks: list[bytes] = []
+
+    async def capture(message: Message) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            start = message
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    try:
+        await app(scope, replay, capture)
+    except Exception as exc:  # the backend raised past its own handlers (e.g. a DuckDB error)
+        if start.get("status", 500) < 500:
+            raise
+        log.error("STAC backend error on %s %s", request.method, request.url.path, exc_info=exc)
+        return {"status": 500, "headers": []}, b""
+    return start, b"".join(chunks)
+
+
 class StacMount:
     """Forwards to `services.stac.app` of the running service (built in its lifespan)."""
 
@@ -85,33 +116,8 @@ class StacMount:
         inner["app_root_path"] = root  # ...under the mount's URL
         if services.settings.public_url:  # ...or under the configured public URL
             _public(inner, services.settings.public_url, root)
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return {"type": "http.disconnect"}
-
-        start: Message = {}
-        chunks: list[bytes] = []
-
-        async def capture(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        try:
-            await stac.app(inner, replay, capture)
-        except Exception as exc:  # the backend raised past its own handlers (e.g. a DuckDB error)
-            if start.get("status", 500) < 500:
-                raise
-            log.error("STAC backend error on %s %s", request.method, request.url.path, exc_info=exc)
-            start, chunks = {"status": 500, "headers": []}, []
-        response = self._respond(request, start, b"".join(chunks), services.settings.public_url)
+        start, content = await _forward(stac.app, inner, body, request)
+        response = self._respond(request, start, content, services.settings.public_url)
         await response(scope, receive, send)
 
     def _respond(self, request: Request, start: Message, body: bytes, public_url: str | None) -> Response:

@@ -44,11 +44,15 @@ def build_backend(settings: Settings, export: Export, work_dir: Path) -> tuple[A
 
 
 @contextlib.asynccontextmanager
-async def open_stac(settings: Settings, catalog: Catalog) -> AsyncIterator[StacService]:
+async def open_stac(settings: Settings, catalog: Catalog) -> AsyncIterator[StacService | None]:
     """Export the catalog, build the backend application and run its lifespan."""
     started = time.monotonic()
     work_dir = settings.data_dir / "stac"
     export = await asyncio.to_thread(export_catalog, catalog, work_dir)  # thumbnails, files: off the loop
+    if not export.items:
+        log.info("STAC API: no catalogued STAC collection, /stac is not served")
+        yield None
+        return
     app, name = await asyncio.to_thread(build_backend, settings, export, work_dir)
     async with app.router.lifespan_context(app):
         log.info("STAC API (%s): %d collection(s), %d item(s) ready in %.1fs", name, len(export.collections),

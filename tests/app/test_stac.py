@@ -122,3 +122,17 @@ def test_links_follow_the_configured_public_url(settings, tmp_path):
         item = c.get(STAC + "/search?limit=1").json()["features"][0]
         assert all(a["href"].startswith(public + "/assets/") for a in item["assets"].values())
         assert next(l for l in item["links"] if l["rel"] == "self")["href"].startswith(public + "/stac/collections/")
+
+
+def test_no_stac_collection_no_stac_api(settings, tmp_path):
+    from starlette.testclient import TestClient
+
+    from app.main import create_app
+
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text("collections:\n  dem: {type: raster, title: DEM, demo: dem, bands: [elevation]}\n")
+    app = create_app(settings.model_copy(update={"catalog": catalog, "jobs_dir": tmp_path / "jobs"}))
+    with TestClient(app) as c:
+        r = c.get(STAC + "/")
+        assert r.status_code == 404 and r.headers["content-type"] == PROBLEM
+        assert c.get("/assets/dem/dem_720.tif").status_code == 404
