@@ -9,7 +9,8 @@ import math
 import re
 from typing import Mapping, Sequence
 
-from processes.execute import MAX_SIDE, Region
+from processes.engine.region import Region
+from processes.execute import MAX_SIDE
 
 from .errors import ApiError
 

@@ -34,7 +34,7 @@ def build_services(settings: Settings) -> Services:
     catalog = load_catalog(settings, demo)
     executor = make_executor(settings.executor)
     store = JobStore(settings.jobs_dir / "jobs")
-    runner = JobRunner(store, executor, "processes.execute:run_job_work")
+    runner = JobRunner(store, executor, "processes.execute:run_job_work", coordinators=settings.job_coordinators)
     return Services(settings, catalog, GraphStore(settings.jobs_dir / "graphs"), store, runner, executor,
                     make_tile_cache(settings.tile_cache, settings.tile_cache_entries),
                     ThreadPoolExecutor(settings.tile_threads, thread_name_prefix="tiles"))
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 yield
         finally:
             stop_recovery.set()
+            services.runner.shutdown()
             services.executor.shutdown()
             services.tile_pool.shutdown(wait=False, cancel_futures=True)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from processes.engine.errors import GraphError, UnknownCollection
-from processes.engine.evaluate import evaluate
 from processes.engine.graph import CollectionNode, Node, ProcessNode, collections_of, graph_hash, parse_process, source_node
+from processes.engine.region import evaluate_region
 from processes.engine.grid import Grid
 from processes.ops import REGISTRY
 
@@ -161,12 +161,12 @@ def render_map(services: Services, req: MapRequest, grid: Grid) -> bytes:
     """Evaluate the request's graph(s) on the grid and encode the image."""
     colormap, rescale = _display_defaults(services, req)
     if req.algorithm is None:
-        (r,) = evaluate([req.base], grid, services.lookup)
+        (r,) = evaluate_region([req.base], grid, services.lookup)
         return render.encode(render.colorize(r, rescale, colormap), r.mask, req.fmt)
     if req.blend == 0:
-        (a,) = evaluate([req.algorithm], grid, services.lookup)
+        (a,) = evaluate_region([req.algorithm], grid, services.lookup)
         return render.encode(render.colorize(a, rescale, colormap), a.mask, req.fmt)
-    base, shade = evaluate([req.base, req.algorithm], grid, services.lookup)
+    base, shade = evaluate_region([req.base, req.algorithm], grid, services.lookup)
     rgb = render.shade(render.colorize(base, rescale, colormap), shade, req.blend)
     return render.encode(rgb, base.mask & shade.mask, req.fmt)
 

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     tile_cache_entries: int = Field(4096, ge=0, description="Entries of the in-process tile cache")
     max_sync_pixels: int = Field(16_000_000, ge=1, description="Largest region a sync execution may compute")
     max_job_pixels: int = Field(400_000_000, ge=1, description="Largest region any execution may compute")
+    job_coordinators: int = Field(2, ge=1, le=64, description="Jobs each web worker coordinates at once (their chunks "
+                                  "run in the executor; more jobs wait, accepted, in the job store)")
     region_chunk: int = Field(1024, ge=64, description="Side of the chunks a region is split into")
     allowed_remote_prefixes: list[str] = Field(default_factory=list,
                                                description="URL prefixes that catalog entries may point at")

@@ -1,16 +1,16 @@
-"""OGC API - Processes execution requests -> a graph, a region and the outputs wanted; and the
-job work function that evaluates them (module-level, so a process pool or dask can run it).
+"""OGC API - Processes execution requests -> a graph, a region and the outputs wanted; producing
+those outputs (synchronously, or as a job whose coordinator fans the chunks out to the executor).
 
 Region inputs (bbox, crs, width, height, resolution) belong to the top-level process only: they
 say where and how finely to evaluate the graph, not what to compute.
 """
 from __future__ import annotations
 
-import json
 import math
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from pyproj import CRS
 from pyproj.exceptions import CRSError
@@ -19,28 +19,17 @@ from rasterio.warp import transform_bounds
 
 from . import outputs
 from .engine.errors import GraphError
-from .engine.executor import Executor, make_executor
+from .engine.evaluate import bands_of
+from .engine.executor import Executor
 from .engine.graph import Node, Resolver, canonical, collections_of, parse_node, parse_process
-from .engine.grid import Grid
 from .engine.openeo import is_flat_graph, to_nested
-from .engine.region import check_budget, evaluate_region
+from .engine.region import Region, region_parts
 from .engine.sources import Source, source_from_dict
 
 REGION_INPUTS = ("bbox", "crs", "width", "height", "resolution")
-OUTPUTS = {"result": outputs.GEOTIFF, "statistics": "application/json"}
+OUTPUTS = outputs.MEDIA_TYPES
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 MAX_SIDE = 32768
-
-
-@dataclass(frozen=True)
-class Region:
-    crs: str
-    bbox: tuple[float, float, float, float]
-    width: int
-    height: int
-
-    def grid(self) -> Grid:
-        return Grid.from_bounds(self.crs, self.bbox, self.width, self.height)
 
 
 @dataclass(frozen=True)
@@ -148,39 +137,43 @@ def parse_execution(pid: str, body: Any, resolve: Resolver) -> Execution:
 
 def job_request(node: Node, region: Region | None, wanted: tuple[str, ...],
                 lookup: Callable[[str], Source]) -> dict[str, Any]:
-    """Everything a worker needs to evaluate a graph, even if the catalog changes meanwhile."""
+    """Everything a job needs to evaluate a graph, even if the catalog changes meanwhile."""
     return {"graph": canonical(node), "region": asdict(region) if region else None, "outputs": list(wanted),
             "collections": {c: lookup(c).to_dict() for c in sorted(collections_of(node))}}
 
 
-def run(request: Mapping[str, Any], executor: Executor, max_pixels: int, chunk: int = 1024) -> dict[str, bytes]:
-    """Evaluate a stored job request and encode the requested outputs."""
-    colls = {k: source_from_dict(v) for k, v in request["collections"].items()}
-    node = parse_node(request["graph"], lambda c: colls[c])
-    if request.get("region") is None:
+def produce(node: Node, region: Region | None, wanted: Sequence[str], lookup: Callable[[str], Source],
+            executor: Executor | None, dest: Path, *, max_pixels: int | None = None, chunk: int = 1024,
+            progress: Callable[[int, int], None] | None = None) -> dict[str, dict[str, str]]:
+    """Evaluate the graph over the region, its chunks fanned out to the executor and streamed
+    into the output files in `dest`; returns the results manifest."""
+    if region is None:
         raise GraphError("a bbox is required to compute this output", "bbox")
-    r = request["region"]
-    grid = Region(r["crs"], tuple(r["bbox"]), r["width"], r["height"]).grid()
-    check_budget([node], grid, max_pixels, colls.__getitem__)
-    (raster,) = evaluate_region([node], grid, colls, executor, chunk)
-    out: dict[str, bytes] = {}
-    if "result" in request["outputs"]:
-        out["result"] = outputs.geotiff(raster, grid)
-    if "statistics" in request["outputs"]:
-        out["statistics"] = json.dumps(outputs.statistics(raster)).encode()
-    return out
+    grid = region.grid()
+    parts = region_parts([node], grid, lookup, executor, chunk=chunk, max_pixels=max_pixels, progress=progress)
+    return outputs.write(parts, grid, bands_of(node, lookup), wanted, dest)
 
 
-FILES = {"result": "result.tif", "statistics": "statistics.json"}
+def produce_bytes(node: Node, region: Region | None, wanted: Sequence[str], lookup: Callable[[str], Source],
+                  executor: Executor | None, *, max_pixels: int, chunk: int = 1024) -> dict[str, bytes]:
+    """`produce` for a synchronous answer (bounded by `max_pixels`): the encoded outputs."""
+    with tempfile.TemporaryDirectory(prefix="geodeferred-") as d:
+        manifest = produce(node, region, wanted, lookup, executor, Path(d), max_pixels=max_pixels, chunk=chunk)
+        return {name: (Path(d) / entry["file"]).read_bytes() for name, entry in manifest.items()}
 
 
-def run_job_work(process_id: str, request: dict, results_dir: Path, progress: Callable[[int, str], None]) -> dict:
-    """The job runner's work function: evaluate in this worker process, write one file per output."""
-    progress(5, "evaluating")
-    produced = run(request, make_executor("inline"), request.get("max_pixels", 400_000_000))
-    manifest = {}
-    for name, data in produced.items():
-        (results_dir / FILES[name]).write_bytes(data)
-        manifest[name] = {"file": FILES[name], "mediaType": OUTPUTS[name]}
-    progress(100, "done")
-    return manifest
+def run_job_work(process_id: str, request: dict, results_dir: Path, progress: Callable[[int, str], None],
+                 executor: Executor) -> dict:
+    """The job coordinator's work: its chunks run as tasks of the executor, progress counts the
+    finished ones. (The pixel budget was checked when the job was submitted.)"""
+    colls = {k: source_from_dict(v) for k, v in request["collections"].items()}
+    node = parse_node(request["graph"], colls.__getitem__)
+    r = request.get("region")
+    region = Region(r["crs"], tuple(r["bbox"]), r["width"], r["height"]) if r else None
+
+    def chunk_done(done: int, total: int) -> None:
+        progress(round(99 * done / total), f"{done} of {total} chunks computed")
+
+    progress(0, "evaluating")
+    return produce(node, region, request["outputs"], colls.__getitem__, executor, results_dir,
+                   chunk=request.get("chunk", 1024), progress=chunk_done)

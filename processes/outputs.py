@@ -1,50 +1,73 @@
-"""Encode an evaluated region: a GeoTIFF (COG layout) and JSON statistics per band."""
+"""Encode an evaluated region as it streams in: a tiled GeoTIFF written window by window, and
+JSON statistics per band. Memory holds one chunk at a time, whatever the region's size."""
 from __future__ import annotations
 
-from typing import Any
+import json
+from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 import rasterio
 from rasterio.io import MemoryFile
+from rasterio.windows import Window
 
 from .engine.grid import Grid
-from .ops import Raster
+from .engine.region import Part, chunks
+from .statistics import Moments
 
 NODATA = float("nan")  # what GDAL, QGIS and numpy all read as missing, even where a client drops the nodata tag
 GEOTIFF = "image/tiff; application=geotiff"
+MEDIA_TYPES = {"result": GEOTIFF, "statistics": "application/json"}
+FILES = {"result": "result.tif", "statistics": "statistics.json"}
+_BLOCK = 256
 
 
-def geotiff(r: Raster, grid: Grid) -> bytes:
-    """Float32 GeoTIFF with band descriptions; invalid pixels carry the nodata value."""
-    data = np.where(r.mask[None], r.data, np.float32(NODATA)).astype(np.float32)
-    profile = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": data.shape[0],
-               "dtype": "float32", "crs": grid.crs, "transform": grid.transform, "nodata": NODATA,
-               "compress": "deflate", "predictor": 3, "tiled": grid.width >= 256 and grid.height >= 256,
-               "blockxsize": 256, "blockysize": 256}
-    if not profile["tiled"]:
-        profile.pop("blockxsize"), profile.pop("blockysize")
-    with MemoryFile() as mem:
-        with mem.open(**profile) as ds:
-            ds.write(data)
-            for i, name in enumerate(r.band_names, 1):
-                ds.set_band_description(i, name)
-        return mem.read()
+def _profile(grid: Grid, count: int) -> dict:
+    tiled = grid.width >= _BLOCK and grid.height >= _BLOCK
+    profile = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": count, "dtype": "float32",
+               "crs": grid.crs, "transform": grid.transform, "nodata": NODATA, "compress": "deflate", "predictor": 3,
+               "tiled": tiled, "BIGTIFF": "IF_SAFER"}
+    if tiled:
+        profile |= {"blockxsize": _BLOCK, "blockysize": _BLOCK}
+    return profile
 
 
-def statistics(r: Raster) -> dict[str, Any]:
-    """Per band: count of valid pixels, min, max, mean, std and a few percentiles."""
-    out: dict[str, Any] = {}
-    total = int(r.mask.size)
-    for name, band in zip(r.band_names, r.data):
-        vals = band[r.mask].astype(np.float64)
-        if vals.size == 0:
-            out[name] = {"count": 0, "total": total}
-            continue
-        p2, p50, p98 = np.percentile(vals, [2, 50, 98])
-        out[name] = {"count": int(vals.size), "total": total, "min": float(vals.min()), "max": float(vals.max()),
-                     "mean": float(vals.mean()), "std": float(vals.std()), "median": float(p50),
-                     "percentile_2": float(p2), "percentile_98": float(p98)}
-    return out
+def write(parts: Iterable[Part], grid: Grid, band_names: tuple[str, ...], wanted: Iterable[str],
+          dest: Path) -> dict[str, dict[str, str]]:
+    """Write the wanted outputs of a one-root region into `dest`; returns the results manifest
+    ({name: {"file", "mediaType"}}). Invalid pixels carry the nodata value."""
+    wanted = set(wanted)
+    tif = dest / FILES["result"]
+    moments = Moments(band_names) if "statistics" in wanted else None
+    with rasterio.open(tif, "w", **_profile(grid, len(band_names))) as ds:
+        for i, name in enumerate(band_names, 1):
+            ds.set_band_description(i, name)
+        for part in parts:
+            (r,) = part.rasters
+            h, w = r.mask.shape
+            ds.write(np.where(r.mask[None], r.data, np.float32(NODATA)).astype(np.float32),
+                     window=Window(part.col_off, part.row_off, w, h))
+            if moments is not None:
+                moments.add(r)
+    manifest = {}
+    if moments is not None:
+        stats = moments.result(lambda: _valid_values(tif))
+        (dest / FILES["statistics"]).write_bytes(json.dumps(stats).encode())
+        manifest["statistics"] = {"file": FILES["statistics"], "mediaType": MEDIA_TYPES["statistics"]}
+    if "result" in wanted:
+        manifest["result"] = {"file": FILES["result"], "mediaType": MEDIA_TYPES["result"]}
+    else:
+        tif.unlink()
+    return manifest
+
+
+def _valid_values(path: Path, size: int = 1024) -> Iterator[list[np.ndarray]]:
+    """Window by window, the valid values of every band of a written result."""
+    with rasterio.open(path) as ds:
+        grid = Grid(str(ds.crs), ds.transform, ds.width, ds.height)
+        for c, r, w, h in chunks(grid, size):
+            data = ds.read(window=Window(c, r, w, h))
+            yield [band[~np.isnan(band)] for band in data]
 
 
 def read_geotiff_bytes(data: bytes) -> tuple[np.ndarray, dict]:
@@ -53,4 +76,4 @@ def read_geotiff_bytes(data: bytes) -> tuple[np.ndarray, dict]:
         return ds.read(), dict(ds.profile) | {"descriptions": ds.descriptions, "bounds": ds.bounds}
 
 
-__all__ = ["geotiff", "statistics", "read_geotiff_bytes", "GEOTIFF", "rasterio"]
+__all__ = ["write", "read_geotiff_bytes", "GEOTIFF", "MEDIA_TYPES", "FILES"]

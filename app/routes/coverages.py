@@ -10,8 +10,7 @@ from starlette.routing import Route
 
 from processes.engine.evaluate import bands_of
 from processes.engine.graph import collections_of
-from processes.engine.region import check_budget
-from processes.execute import job_request, run
+from processes.execute import produce_bytes
 from processes.outputs import GEOTIFF
 
 from ..coverage_query import parse_region
@@ -50,9 +49,8 @@ async def coverage(request: Request) -> Response:
     selection = {k: v for k, v in q.items() if k in ("datetime", "filter", "filter-lang", "item", "mosaic")}
     node = base_node(s, cid, selection | ({"bands": q["properties"]} if "properties" in q else {}), display=False)
     region = parse_region(q, q.getlist, raster_bbox(request, cid), native_resolution(request, cid))
-    check_budget([node], region.grid(), s.settings.max_sync_pixels, s.lookup)
-    job = job_request(node, region, ("result",), s.lookup)
-    produced = await run_in_threadpool(run, job, s.executor, s.settings.max_sync_pixels, s.settings.region_chunk)
+    produced = await run_in_threadpool(produce_bytes, node, region, ("result",), s.lookup, s.executor,
+                                       max_pixels=s.settings.max_sync_pixels, chunk=s.settings.region_chunk)
     return Response(produced["result"], media_type=GEOTIFF, headers={"Content-Crs": f"<{CRS84}>"})
 
 

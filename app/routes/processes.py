@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from processes.engine.region import check_budget
-from processes.execute import OUTPUTS, job_request, parse_execution, run
+from processes.execute import OUTPUTS, job_request, parse_execution, produce_bytes
 from processes.ogc import all_summaries, description
 from processes.ops import REGISTRY
 
@@ -66,18 +66,16 @@ async def execute(request: Request) -> Response:
         return RedirectResponse(target, status_code=303)
     if ex.region is None:
         raise ApiError("a 'bbox' input is needed to compute a result (or use ?response=collection for a deferred one)")
-    grid = ex.region.grid()
-    job = job_request(ex.node, ex.region, ex.outputs, s.lookup)
-    job["max_pixels"] = s.settings.max_job_pixels
     if _wants_async(request):
-        check_budget([ex.node], grid, s.settings.max_job_pixels, s.lookup)
+        check_budget([ex.node], ex.region.grid(), s.settings.max_job_pixels, s.lookup)
+        job = job_request(ex.node, ex.region, ex.outputs, s.lookup) | {"chunk": s.settings.region_chunk}
         rec = s.jobs.create(pid, job)
         s.runner.start(rec.jobID)
         url = f"{base}/jobs/{rec.jobID}"
         return JSONResponse(rec.status_info() | {"links": job_links(base, rec)}, 201,
                             headers={"Location": url, "Preference-Applied": "respond-async"})
-    check_budget([ex.node], grid, s.settings.max_sync_pixels, s.lookup)
-    produced = await run_in_threadpool(run, job, s.executor, s.settings.max_sync_pixels, s.settings.region_chunk)
+    produced = await run_in_threadpool(produce_bytes, ex.node, ex.region, ex.outputs, s.lookup, s.executor,
+                                       max_pixels=s.settings.max_sync_pixels, chunk=s.settings.region_chunk)
     if len(produced) == 1 and ex.response == "raw":
         (name, data), = produced.items()
         return Response(data, media_type=OUTPUTS[name] if name != "statistics" else "application/json")

@@ -29,3 +29,8 @@ class BudgetExceeded(EngineError):
 
 class OutOfBounds(EngineError):
     """The requested area does not intersect the data (e.g. a tile outside the matrix limits)."""
+
+
+class ChunkLost(Exception):
+    """A part of a region (or any fanned-out item) was lost with its worker on every attempt:
+    a fault of the cluster, not of the request (not an EngineError, which means bad input)."""

@@ -35,7 +35,10 @@ __all__ = ["Executor", "InlineExecutor", "ProcessExecutor", "DaskExecutor", "mak
 class Executor(Protocol):
     """What the engine needs from a parallel backend."""
 
-    def submit(self, fn: Callable[..., T], /, *args: Any) -> cf.Future[T]: ...
+    def submit(self, fn: Callable[..., T], /, *args: Any, key: str | None = None) -> cf.Future[T]:
+        """Run fn(*args) as one task; `key` names it deterministically where the backend has names
+        (dask: equal keys are one task, shared by every caller)."""
+        ...
 
     def map(self, fn: Callable[[A], T], items: Iterable[A]) -> list[T]:
         """Ordered results; raises the first error."""
@@ -50,7 +53,7 @@ class Executor(Protocol):
 class InlineExecutor:
     """Runs everything in the calling thread: deterministic, for tests and debugging."""
 
-    def submit(self, fn: Callable[..., T], /, *args: Any) -> cf.Future[T]:
+    def submit(self, fn: Callable[..., T], /, *args: Any, key: str | None = None) -> cf.Future[T]:
         fut: cf.Future[T] = cf.Future()
         fut.set_running_or_notify_cancel()
         try:
@@ -161,7 +164,7 @@ class ProcessExecutor:
                 )
             return self._pool
 
-    def submit(self, fn: Callable[..., T], /, *args: Any) -> cf.Future[T]:
+    def submit(self, fn: Callable[..., T], /, *args: Any, key: str | None = None) -> cf.Future[T]:
         pool = self._get_pool()
         try:
             return pool.submit(_invoke, fn, *args)
@@ -197,6 +200,19 @@ class ProcessExecutor:
         return f"ProcessExecutor({self._n})"
 
 
+class _DaskBridge(cf.Future):
+    """A running concurrent future mirroring a dask one: cancel() releases the dask task."""
+
+    def __init__(self, dfut: Any) -> None:
+        super().__init__()
+        self._dfut = dfut
+
+    def cancel(self) -> bool:
+        if not self.done():
+            self._dfut.cancel()
+        return False  # like any running future: the result (CancelledError) arrives through the callback
+
+
 class DaskExecutor:
     """A dask.distributed client, connected (or a LocalCluster started) on first use."""
 
@@ -230,14 +246,15 @@ class DaskExecutor:
                     self._client = Client(self._address)
             return self._client
 
-    def submit(self, fn: Callable[..., T], /, *args: Any) -> cf.Future[T]:
-        # pure=False: every submit is a new call (dask would dedupe identical args otherwise)
-        dfut = self._get_client().submit(fn, *args, pure=False)
+    def submit(self, fn: Callable[..., T], /, *args: Any, key: str | None = None) -> cf.Future[T]:
+        # without a key, pure=False: every submit is a new call (dask would dedupe identical args otherwise)
+        client = self._get_client()
+        dfut = client.submit(fn, *args, key=key) if key else client.submit(fn, *args, pure=False)
         return self._bridge(dfut)
 
     def _bridge(self, dfut: Any) -> cf.Future[Any]:
-        """Mirror a dask future into a concurrent.futures.Future (cancel() on it is a no-op)."""
-        fut: cf.Future[Any] = cf.Future()
+        """Mirror a dask future into a concurrent.futures.Future whose cancel() cancels the task."""
+        fut: cf.Future[Any] = _DaskBridge(dfut)
         fut.set_running_or_notify_cancel()
         with self._lock:
             self._inflight.add(dfut)

@@ -1,13 +1,18 @@
-"""Evaluate a graph over a whole region: split into chunks, evaluate them in parallel, merge.
+"""The engine's one entry point: evaluate a graph over a region, a tile being the smallest one.
 
-Chunks are evaluated with the same tile machinery (each reads its own halo), so the merged
-region is identical to a one-piece evaluation. The executor decides where chunks run (inline,
-a process pool, or a dask.distributed cluster).
+A region is split into chunks, each evaluated with the tile machinery (each reads its own halo),
+so the merged region is identical to a one-piece evaluation. A grid that fits in one chunk (a
+tile) is evaluated in the calling thread; larger ones fan their chunks out as separate tasks of
+the executor (a process pool, a dask.distributed cluster). `region_parts` streams the evaluated
+chunks in order as they finish, so writers put each into the output file and drop it: memory
+holds a few chunks, not the region. The pixel budget is checked here, once, before any work.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -15,13 +20,31 @@ from ..ops import Raster
 from .errors import BudgetExceeded
 from .evaluate import band_needs, evaluate, margins
 from .executor import Executor
-from .graph import CollectionNode, Node
+from .fanout import fan_out
+from .graph import CollectionNode, Node, canonical, collections_of
 from .grid import Grid
 from .sources import Source
+
+Lookup = Callable[[str], Source]
+
+
+@dataclass(frozen=True)
+class Region:
+    """Where and how finely to evaluate: a bbox in a CRS and the output size in pixels."""
+
+    crs: str
+    bbox: tuple[float, float, float, float]
+    width: int
+    height: int
+
+    def grid(self) -> Grid:
+        return Grid.from_bounds(self.crs, self.bbox, self.width, self.height)
 
 
 @dataclass(frozen=True)
 class Chunk:
+    """One unit of work, self-contained (picklable): the graph, its sources, one window."""
+
     roots: tuple[Node, ...]
     grid: Grid
     collections: Mapping[str, Source]
@@ -29,8 +52,17 @@ class Chunk:
     row_off: int
 
 
+@dataclass(frozen=True)
+class Part:
+    """An evaluated chunk: one raster per root, placed at (col_off, row_off) of the region."""
+
+    col_off: int
+    row_off: int
+    rasters: list[Raster]
+
+
 def chunks(grid: Grid, size: int) -> list[tuple[int, int, int, int]]:
-    """(col_off, row_off, width, height) windows covering the grid."""
+    """(col_off, row_off, width, height) windows covering the grid, row by row."""
     out = []
     for r in range(0, grid.height, size):
         for c in range(0, grid.width, size):
@@ -38,14 +70,12 @@ def chunks(grid: Grid, size: int) -> list[tuple[int, int, int, int]]:
     return out
 
 
-def evaluate_chunk(chunk: Chunk) -> tuple[int, int, list[tuple[np.ndarray, np.ndarray, tuple[str, ...]]]]:
+def evaluate_chunk(chunk: Chunk) -> Part:
     """Module-level so process pools and dask can run it."""
-    rasters = evaluate(list(chunk.roots), chunk.grid, chunk.collections.__getitem__)
-    return chunk.col_off, chunk.row_off, [(r.data, r.mask, r.band_names) for r in rasters]
+    return Part(chunk.col_off, chunk.row_off, evaluate(list(chunk.roots), chunk.grid, chunk.collections.__getitem__))
 
 
-def check_budget(roots: Sequence[Node], grid: Grid, max_pixels: int,
-                 lookup: Callable[[str], Source] | None = None) -> int:
+def check_budget(roots: Sequence[Node], grid: Grid, max_pixels: int, lookup: Lookup | None = None) -> int:
     """Pixel evaluations the request needs (halos included; each band of each scene a source
     reads counts), refused before any work starts."""
     need = margins(roots)
@@ -64,19 +94,45 @@ def check_budget(roots: Sequence[Node], grid: Grid, max_pixels: int,
     return total
 
 
-def evaluate_region(roots: Sequence[Node], grid: Grid, collections: Mapping[str, Source],
-                    executor: Executor, chunk_size: int = 1024) -> list[Raster]:
-    parts = [Chunk(tuple(roots), grid.window(c, r, w, h), dict(collections), c, r) for c, r, w, h in chunks(grid, chunk_size)]
-    results = executor.map(evaluate_chunk, parts) if len(parts) > 1 else [evaluate_chunk(parts[0])]
-    out: list[Raster] = []
-    cx, cy = grid.cell_sizes()
-    for k in range(len(roots)):
-        names = results[0][2][k][2]
-        data = np.zeros((len(names), grid.height, grid.width), np.float32)
-        mask = np.zeros((grid.height, grid.width), bool)
-        for c, r, rasters in results:
-            d, m, _ = rasters[k]
-            data[:, r:r + m.shape[0], c:c + m.shape[1]] = d
-            mask[r:r + m.shape[0], c:c + m.shape[1]] = m
-        out.append(Raster(data, mask, names, cx, cy))
+def task_key(roots: Sequence[Node], grid: Grid, collections: Mapping[str, Source], size: int) -> str:
+    """Equal graph, data versions, grid and chunking -> equal task names."""
+    ident = {"graph": [canonical(r) for r in roots], "versions": {c: v.version for c, v in sorted(collections.items())},
+             "grid": [grid.crs, list(grid.transform)[:6], grid.width, grid.height], "chunk": size}
+    return "region-" + hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def region_parts(roots: Sequence[Node], grid: Grid, lookup: Lookup, executor: Executor | None = None, *,
+                 chunk: int = 1024, max_pixels: int | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> Iterator[Part]:
+    """The evaluated chunks of the region, in row-major order, as they finish."""
+    if max_pixels is not None:
+        check_budget(roots, grid, max_pixels, lookup)
+    windows = chunks(grid, chunk)
+    if executor is None or len(windows) == 1:  # a tile, or no executor: here, one chunk at a time
+        for i, (c, r, w, h) in enumerate(windows, 1):
+            yield Part(c, r, evaluate(list(roots), grid.window(c, r, w, h), lookup))
+            if progress is not None:
+                progress(i, len(windows))
+        return
+    colls = {c: lookup(c) for c in sorted(set().union(*(collections_of(r) for r in roots)))}
+    parts = [Chunk(tuple(roots), grid.window(c, r, w, h), colls, c, r) for c, r, w, h in windows]
+    yield from fan_out(executor, evaluate_chunk, parts, key=task_key(roots, grid, colls, chunk), progress=progress)
+
+
+def evaluate_region(roots: Sequence[Node], grid: Grid, lookup: Lookup, executor: Executor | None = None, *,
+                    chunk: int = 1024, max_pixels: int | None = None) -> list[Raster]:
+    """The region's rasters merged in memory (tiles, small regions); writers use `region_parts`."""
+    out: list[Raster] | None = None
+    for part in region_parts(roots, grid, lookup, executor, chunk=chunk, max_pixels=max_pixels):
+        if part.rasters[0].mask.shape == (grid.height, grid.width):
+            return part.rasters  # one chunk: nothing to merge
+        if out is None:
+            cx, cy = grid.cell_sizes()
+            out = [Raster(np.zeros((len(r.band_names), grid.height, grid.width), np.float32),
+                          np.zeros((grid.height, grid.width), bool), r.band_names, cx, cy) for r in part.rasters]
+        for whole, r in zip(out, part.rasters):
+            h, w = r.mask.shape
+            whole.data[:, part.row_off:part.row_off + h, part.col_off:part.col_off + w] = r.data
+            whole.mask[part.row_off:part.row_off + h, part.col_off:part.col_off + w] = r.mask
+    assert out is not None
     return out

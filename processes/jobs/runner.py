@@ -1,4 +1,13 @@
-"""Running jobs in an executor, once at a time per job, and recovering the ones whose runner died."""
+"""Running jobs, once at a time per job, and recovering the ones whose runner died.
+
+Two ways to run a job's work function:
+- in the executor (the default): the whole job is one task of the pool or cluster;
+- coordinated (`coordinators=N`): the job runs in one of N coordinator threads of this process,
+  holding the job's run lock, and its work fans its parts out as separate tasks of the executor
+  (it gets the executor as a fifth argument). A job never waits on tasks of the pool it runs in
+  (which deadlocks a process pool), and one job spreads over every worker of a dask cluster.
+  If this process dies, its run locks go with it and recovery resumes the job elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +21,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +34,7 @@ log = logging.getLogger(__name__)
 _LOCK_RETRIES, _LOCK_RETRY_SLEEP = 20, 0.05  # ride out a recover() probe holding the lock briefly
 
 
-WorkFn = Callable[[str, dict[str, Any], Path, Callable[[int, str], None]], dict[str, Any]]
+WorkFn = Callable[..., dict[str, Any]]  # (process_id, request, results_dir, progress[, executor]) -> manifest
 
 
 def _load_work(work: str) -> WorkFn:
@@ -51,8 +60,9 @@ class _Progress:
             raise JobDismissed(self.job_id)
 
 
-def run_job(store_root: str, job_id: str, work: str) -> str:
+def run_job(store_root: str, job_id: str, work: str, executor: Executor | None = None) -> str:
     """Executor entry point (module-level, picklable): run one job at most once at a time.
+    With an executor (coordinated jobs), the work gets it to fan its parts out.
 
     Returns the job status it left behind, "busy" if another live process runs it,
     or "missing" if the job was purged.
@@ -65,7 +75,7 @@ def run_job(store_root: str, job_id: str, work: str) -> str:
     if fd is None:
         return "busy"
     try:
-        return _run_locked(store, job_id, work)
+        return _run_locked(store, job_id, work, executor)
     finally:
         os.close(fd)  # also released by the kernel if this process dies
 
@@ -81,7 +91,7 @@ def _acquire(lock: Path) -> int | None:
     return None
 
 
-def _run_locked(store: JobStore, job_id: str, work: str) -> str:
+def _run_locked(store: JobStore, job_id: str, work: str, executor: Executor | None) -> str:
     rec = store.get(job_id)
     if rec.status in FINAL:
         return rec.status
@@ -91,7 +101,8 @@ def _run_locked(store: JobStore, job_id: str, work: str) -> str:
         return rec.status
     staging = store.new_staging(job_id)
     try:
-        manifest = _load_work(work)(rec.processID, store.request(job_id), staging, _Progress(store, job_id))
+        args = (rec.processID, store.request(job_id), staging, _Progress(store, job_id))
+        manifest = _load_work(work)(*args, *((executor,) if executor is not None else ()))
         if not isinstance(manifest, dict):
             raise TypeError(f"work returned {type(manifest).__name__}, expected a dict manifest")
         manifest = json.loads(json.dumps(manifest))  # fail here, not when writing the record
@@ -110,23 +121,34 @@ class JobRunner:
     """Submits jobs to an executor and resubmits the ones whose runner died.
 
     ``work`` is "module:function" naming a module-level
-    ``work(process_id, request, results_dir, progress) -> manifest`` importable in the workers.
+    ``work(process_id, request, results_dir, progress) -> manifest`` importable in the workers,
+    or with ``coordinators=N`` ``work(process_id, request, results_dir, progress, executor)``
+    run in one of N threads of this process (see the module docstring).
     """
 
     def __init__(self, store: JobStore, executor: Executor, work: str, *, max_attempts: int = 3,
-                 auto_recover: bool = True, recover_delay: float = 1.0) -> None:
+                 auto_recover: bool = True, recover_delay: float = 1.0, coordinators: int | None = None) -> None:
         if not _WORK_RE.fullmatch(work):
             raise ValueError(f"work must be 'module:function', got {work!r}")
         self.store, self.executor, self.work = store, executor, work
+        self._threads = ThreadPoolExecutor(coordinators, thread_name_prefix="job") if coordinators else None
         self.max_attempts, self.auto_recover, self.recover_delay = max_attempts, auto_recover, recover_delay
         self._losses: dict[str, int] = {}  # executor failures per job, in this web worker
 
     def start(self, job_id: str) -> Future[str]:
         """Queue the job in the executor; returns at once with the executor's future."""
         self.store.get(job_id)  # JobNotFound early, in the caller
-        fut = self.executor.submit(run_job, str(self.store.root), job_id, self.work)
+        if self._threads is not None:
+            fut = self._threads.submit(run_job, str(self.store.root), job_id, self.work, self.executor)
+        else:
+            fut = self.executor.submit(run_job, str(self.store.root), job_id, self.work)
         fut.add_done_callback(functools.partial(self._on_done, job_id))
         return fut
+
+    def shutdown(self) -> None:
+        """Stop the coordinator threads (queued jobs stay accepted: the next recover() runs them)."""
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)
 
     def recover(self) -> builtins.list[str]:
         """Resubmit accepted/running jobs nobody runs (call at service start); returns their ids."""

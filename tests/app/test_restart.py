@@ -5,7 +5,8 @@ from starlette.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
-from processes.execute import Region, job_request
+from processes.engine.region import Region
+from processes.execute import job_request
 from processes.engine.graph import parse_process
 from processes.jobs import JobStore
 

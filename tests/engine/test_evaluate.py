@@ -63,7 +63,7 @@ def test_region_chunks_in_processes_equal_one_piece(dem):
     whole = evaluate([node], grid, {"dem": dem}.__getitem__)[0]
     ex = make_executor("process:2")
     try:
-        (merged,) = evaluate_region([node], grid, {"dem": dem}, ex, chunk_size=200)
+        (merged,) = evaluate_region([node], grid, {"dem": dem}.__getitem__, ex, chunk=200)
     finally:
         ex.shutdown()
     np.testing.assert_array_equal(merged.mask, whole.mask)
@@ -131,7 +131,7 @@ def test_region_on_a_dask_cluster_equals_one_piece(dem):
     whole = evaluate([node], grid, {"dem": dem}.__getitem__)[0]
     ex = make_executor("dask-local:2")
     try:
-        (merged,) = evaluate_region([node], grid, {"dem": dem}, ex, chunk_size=160)
+        (merged,) = evaluate_region([node], grid, {"dem": dem}.__getitem__, ex, chunk=160)
     finally:
         ex.shutdown()
     np.testing.assert_allclose(merged.data, whole.data, atol=1e-4)
