@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from processes.engine.errors import BudgetExceeded, EngineError, GraphError, OutOfBounds, UnknownCollection, UnknownProcess
+from processes.engine.errors import BudgetExceeded, ChunkLost, EngineError, GraphError, OutOfBounds, UnknownCollection, UnknownProcess
 from processes.jobs import JobNotFound, ResultNotFound
 
 log = logging.getLogger("geodeferred")
@@ -73,7 +73,9 @@ TABLE: list[tuple[type[BaseException], int, str, str]] = [
     (JobNotFound, 404, PROC + "no-such-job", "No such job"),
     (ResultNotFound, 404, PROC + "result-not-ready", "Result not ready"),
     (EngineError, 400, COMMON + "invalid-parameter-value", "Invalid request"),
+    (ChunkLost, 503, COMMON + "overloaded", "Workers lost"),
 ]
+RETRY_AFTER = {ChunkLost: "5"}  # seconds, for the 503s of this table
 
 
 def _text(s: str) -> str:
@@ -97,7 +99,8 @@ async def api_error(request: Request, exc: ApiError) -> Response:
 async def engine_error(request: Request, exc: Exception) -> Response:
     for cls, status, type_, title in TABLE:
         if isinstance(exc, cls):
-            return problem(status, type_, title, str(exc), str(request.url.path))
+            retry = RETRY_AFTER.get(cls)
+            return problem(status, type_, title, str(exc), str(request.url.path), {"Retry-After": retry} if retry else None)
     return await unexpected(request, exc)
 
 
@@ -122,5 +125,6 @@ HANDLERS = {
     EngineError: engine_error,
     JobNotFound: engine_error,
     ResultNotFound: engine_error,
+    ChunkLost: engine_error,
     Exception: unexpected,
 }
