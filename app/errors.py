@@ -47,6 +47,12 @@ class ResultNotReady(NotFound):
     type, title = PROC + "result-not-ready", "Result not ready"
 
 
+class Gone(ApiError):
+    """A job's results or a stored workflow result removed by the retention policy (Part 3 allows 410)."""
+
+    status, type, title = 410, COMMON + "gone", "Gone"
+
+
 class NotAcceptable(ApiError):
     status, type, title = 406, COMMON + "not-acceptable", "Not acceptable"
 

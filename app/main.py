@@ -13,17 +13,17 @@ from starlette.middleware.cors import CORSMiddleware
 from processes.engine.executor import make_executor
 from processes.jobs import JobRunner, JobStore
 
-from . import errors
+from . import errors, housekeeping
 from .catalog import load_catalog
 from .demo_data import build_demo_data
-from .routes import common, coverages, features, jobs, processes, stac, tiles
+from .routes import common, coverages, features, health, jobs, processes, stac, tiles
 from .services import Services
 from .settings import Settings
 from .stac.service import open_stac
 from .tile_cache import make_tile_cache
 from .virtual import GraphStore
 
-ROUTE_MODULES = (common, tiles, coverages, processes, jobs, features, stac)
+ROUTE_MODULES = (common, health, tiles, coverages, processes, jobs, features, stac)
 log = logging.getLogger("geodeferred")
 
 
@@ -35,7 +35,7 @@ def build_services(settings: Settings) -> Services:
     executor = make_executor(settings.executor)
     store = JobStore(settings.jobs_dir / "jobs")
     runner = JobRunner(store, executor, "processes.execute:run_job_work", coordinators=settings.job_coordinators)
-    return Services(settings, catalog, GraphStore(settings.jobs_dir / "graphs"), store, runner, executor,
+    return Services(settings, catalog, GraphStore(settings.jobs_dir / "graphs", settings.retention_hours * 3600), store, runner, executor,
                     make_tile_cache(settings.tile_cache, settings.tile_cache_entries),
                     ThreadPoolExecutor(settings.tile_threads, thread_name_prefix="tiles"))
 
@@ -50,12 +50,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         resumed = services.runner.recover()
         if resumed:
             log.info("resumed %d interrupted job(s)", len(resumed))
-        stop_recovery = services.runner.recover_every(60)
+        stop_housekeeping = housekeeping.start(services)
         try:
             async with open_stac(settings, services.catalog) as services.stac:
                 yield
         finally:
-            stop_recovery.set()
+            stop_housekeeping.set()
             services.runner.shutdown()
             services.executor.shutdown()
             services.tile_pool.shutdown(wait=False, cancel_futures=True)

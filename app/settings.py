@@ -31,6 +31,16 @@ class Settings(BaseSettings):
     job_coordinators: int = Field(2, ge=1, le=64, description="Jobs each web worker coordinates at once (their chunks "
                                   "run in the executor; more jobs wait, accepted, in the job store)")
     region_chunk: int = Field(1024, ge=64, description="Side of the chunks a region is split into")
+    max_tile_queue: int = Field(32, ge=1, description="Tiles a web worker computes or queues at once; more get 503 + Retry-After")
+    max_sync_executions: int = Field(2, ge=1, description="Synchronous executions and coverages a web worker computes "
+                                     "at once; more get 503 + Retry-After")
+    max_active_jobs: int = Field(100, ge=1, description="Accepted and running jobs of the whole service; more "
+                                 "submissions get 503 + Retry-After")
+    retention_hours: float = Field(168.0, gt=0, description="Finished jobs' results and stored workflow results "
+                                   "expire this long after they finish (or were last stored); then 410 Gone")
+    max_results_mb: int = Field(10240, ge=1, description="Disk the results of finished jobs may use; the oldest "
+                                "expire first past it")
+    housekeeping_interval: float = Field(60.0, gt=0, description="Seconds between job recovery and expiry passes")
     allowed_remote_prefixes: list[str] = Field(default_factory=list,
                                                description="URL prefixes that catalog entries may point at")
     stac_backend: str = Field("embedded", pattern=r"^(embedded|postgres(ql)?://.+)$",

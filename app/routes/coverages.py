@@ -13,6 +13,7 @@ from processes.engine.graph import collections_of
 from processes.execute import produce_bytes
 from processes.outputs import GEOTIFF
 
+from .. import load
 from ..coverage_query import parse_region
 from ..maps import base_node
 from ..negotiate import choose_format, document, link
@@ -49,8 +50,9 @@ async def coverage(request: Request) -> Response:
     selection = {k: v for k, v in q.items() if k in ("datetime", "filter", "filter-lang", "item", "mosaic")}
     node = base_node(s, cid, selection | ({"bands": q["properties"]} if "properties" in q else {}), display=False)
     region = parse_region(q, q.getlist, raster_bbox(request, cid), native_resolution(request, cid))
-    produced = await run_in_threadpool(produce_bytes, node, region, ("result",), s.lookup, s.executor,
-                                       max_pixels=s.settings.max_sync_pixels, chunk=s.settings.region_chunk)
+    with load.computing(s.settings.max_sync_executions, "executions", retry_after=5):
+        produced = await run_in_threadpool(produce_bytes, node, region, ("result",), s.lookup, s.executor,
+                                           max_pixels=s.settings.max_sync_pixels, chunk=s.settings.region_chunk)
     return Response(produced["result"], media_type=GEOTIFF, headers={"Content-Crs": f"<{CRS84}>"})
 
 

@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from processes.jobs import JobRecord
 
-from ..errors import ApiError, NoSuchJob, ResultNotReady
+from ..errors import ApiError, Gone, NoSuchJob, ResultNotReady
 from ..negotiate import base_url, document, link, self_links
 
 CONFORMANCE: list[str] = []
@@ -68,6 +68,8 @@ async def status(request: Request) -> Response:
 def _ready(rec: JobRecord) -> dict:
     if rec.status == "dismissed":
         raise NoSuchJob(f"job {rec.jobID} was dismissed")
+    if rec.expired:
+        raise Gone(f"the results of job {rec.jobID} expired at {rec.expired} (retention policy)")
     if rec.status == "failed":
         raise ApiError(f"job {rec.jobID} failed: {rec.error or rec.message}")
     if rec.status != "successful" or rec.results is None:

@@ -15,7 +15,10 @@ from processes.execute import OUTPUTS, job_request, parse_execution, produce_byt
 from processes.ogc import all_summaries, description
 from processes.ops import REGISTRY
 
-from ..errors import ApiError, NoSuchProcess
+from processes.jobs import ACTIVE
+
+from .. import load
+from ..errors import ApiError, NoSuchProcess, Overloaded
 from ..negotiate import base_url, document, json_body, link, self_links
 from .jobs import job_links
 
@@ -68,14 +71,17 @@ async def execute(request: Request) -> Response:
         raise ApiError("a 'bbox' input is needed to compute a result (or use ?response=collection for a deferred one)")
     if _wants_async(request):
         check_budget([ex.node], ex.region.grid(), s.settings.max_job_pixels, s.lookup)
+        if len(s.jobs.list(status=ACTIVE)) >= s.settings.max_active_jobs:
+            raise Overloaded("too many jobs are waiting or running; retry later", {"Retry-After": "30"})
         job = job_request(ex.node, ex.region, ex.outputs, s.lookup) | {"chunk": s.settings.region_chunk}
         rec = s.jobs.create(pid, job)
         s.runner.start(rec.jobID)
         url = f"{base}/jobs/{rec.jobID}"
         return JSONResponse(rec.status_info() | {"links": job_links(base, rec)}, 201,
                             headers={"Location": url, "Preference-Applied": "respond-async"})
-    produced = await run_in_threadpool(produce_bytes, ex.node, ex.region, ex.outputs, s.lookup, s.executor,
-                                       max_pixels=s.settings.max_sync_pixels, chunk=s.settings.region_chunk)
+    with load.computing(s.settings.max_sync_executions, "executions", retry_after=5):
+        produced = await run_in_threadpool(produce_bytes, ex.node, ex.region, ex.outputs, s.lookup, s.executor,
+                                           max_pixels=s.settings.max_sync_pixels, chunk=s.settings.region_chunk)
     if len(produced) == 1 and ex.response == "raw":
         (name, data), = produced.items()
         return Response(data, media_type=OUTPUTS[name] if name != "statistics" else "application/json")

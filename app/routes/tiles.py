@@ -1,7 +1,6 @@
 """OGC API - Tiles: tile matrix sets, map tilesets of every raster collection, map tiles, TileJSON."""
 from __future__ import annotations
 
-import asyncio
 import hashlib
 
 from starlette.requests import Request
@@ -19,7 +18,6 @@ TILES = "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/"
 CONFORMANCE = [TILES + c for c in ("core", "tileset", "tilesets-list", "geodata-tilesets", "collections-selection",
                                    "dateTime", "png", "jpeg", "tiff")]
 REL_TMS = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
-MAX_INFLIGHT = 64
 
 
 async def tile_matrix_sets(request: Request) -> Response:
@@ -114,8 +112,10 @@ async def tile(request: Request) -> Response:
         return Response(status_code=304, headers=headers)
     data = s.tiles.get(key)
     if data is None:
-        with load.computing(MAX_INFLIGHT):
-            data = await asyncio.get_running_loop().run_in_executor(s.tile_pool, render_map, s, req, grid)
+        with load.computing(s.settings.max_tile_queue):
+            data = await load.unless_disconnected(request, s.tile_pool, render_map, s, req, grid)
+        if data is None:  # the client went away: nobody reads this
+            return Response(status_code=499)
         s.tiles.put(key, data)
     return Response(data, media_type=render.MEDIA_TYPES[fmt], headers=headers)
 

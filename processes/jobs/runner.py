@@ -60,7 +60,8 @@ class _Progress:
             raise JobDismissed(self.job_id)
 
 
-def run_job(store_root: str, job_id: str, work: str, executor: Executor | None = None) -> str:
+def run_job(store_root: str, job_id: str, work: str, executor: Executor | None = None,
+            stopping: threading.Event | None = None) -> str:
     """Executor entry point (module-level, picklable): run one job at most once at a time.
     With an executor (coordinated jobs), the work gets it to fan its parts out.
 
@@ -75,7 +76,7 @@ def run_job(store_root: str, job_id: str, work: str, executor: Executor | None =
     if fd is None:
         return "busy"
     try:
-        return _run_locked(store, job_id, work, executor)
+        return _run_locked(store, job_id, work, executor, stopping)
     finally:
         os.close(fd)  # also released by the kernel if this process dies
 
@@ -91,7 +92,8 @@ def _acquire(lock: Path) -> int | None:
     return None
 
 
-def _run_locked(store: JobStore, job_id: str, work: str, executor: Executor | None) -> str:
+def _run_locked(store: JobStore, job_id: str, work: str, executor: Executor | None,
+                stopping: threading.Event | None) -> str:
     rec = store.get(job_id)
     if rec.status in FINAL:
         return rec.status
@@ -110,6 +112,10 @@ def _run_locked(store: JobStore, job_id: str, work: str, executor: Executor | No
         shutil.rmtree(staging, ignore_errors=True)
         return "dismissed"
     except Exception as exc:
+        if stopping is not None and stopping.is_set():  # the service stops: not the job's fault
+            log.warning("job %s interrupted by shutdown; the next recovery resumes it", job_id)
+            shutil.rmtree(staging, ignore_errors=True)
+            return "interrupted"
         log.exception("job %s (%s) failed", job_id, rec.processID)  # traceback to logs only
         shutil.rmtree(staging, ignore_errors=True)
         return store.update(job_id, only_if={"running"}, status="failed", message="failed",
@@ -132,6 +138,7 @@ class JobRunner:
             raise ValueError(f"work must be 'module:function', got {work!r}")
         self.store, self.executor, self.work = store, executor, work
         self._threads = ThreadPoolExecutor(coordinators, thread_name_prefix="job") if coordinators else None
+        self._stopping = threading.Event()
         self.max_attempts, self.auto_recover, self.recover_delay = max_attempts, auto_recover, recover_delay
         self._losses: dict[str, int] = {}  # executor failures per job, in this web worker
 
@@ -139,14 +146,16 @@ class JobRunner:
         """Queue the job in the executor; returns at once with the executor's future."""
         self.store.get(job_id)  # JobNotFound early, in the caller
         if self._threads is not None:
-            fut = self._threads.submit(run_job, str(self.store.root), job_id, self.work, self.executor)
+            fut = self._threads.submit(run_job, str(self.store.root), job_id, self.work, self.executor, self._stopping)
         else:
             fut = self.executor.submit(run_job, str(self.store.root), job_id, self.work)
         fut.add_done_callback(functools.partial(self._on_done, job_id))
         return fut
 
     def shutdown(self) -> None:
-        """Stop the coordinator threads (queued jobs stay accepted: the next recover() runs them)."""
+        """Stop the coordinator threads (call before shutting the executor down): queued jobs stay
+        accepted, running ones stay running, and the next recover() resumes them."""
+        self._stopping.set()
         if self._threads is not None:
             self._threads.shutdown(wait=False, cancel_futures=True)
 

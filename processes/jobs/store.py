@@ -60,6 +60,7 @@ class JobRecord(BaseModel):
     results: dict[str, Any] | None = None
     error: str | None = None
     attempts: int = Field(default=0, ge=0)
+    expired: str | None = None  # when its results were removed by the retention policy
 
     def status_info(self) -> dict[str, Any]:
         """The OGC statusInfo document (links are added by the web layer)."""
@@ -243,6 +244,33 @@ class JobStore:
                 shutil.rmtree(d, ignore_errors=True)
         return purged
 
+    def expire(self, older_than: timedelta, max_bytes: int | None = None) -> builtins.list[str]:
+        """Remove the results of finished jobs older than the retention period, and of the oldest
+        ones while all results together use more than `max_bytes`; records stay (marked expired)."""
+        cutoff = datetime.now(timezone.utc) - older_than
+        finished = sorted((r for r in self.list(status=FINAL) if r.expired is None),
+                          key=lambda r: r.finished or r.updated)
+        sizes = {r.jobID: _tree_size(self.job_dir(r.jobID) / "results") for r in finished}
+        total = sum(sizes.values())
+        expired = []
+        for rec in finished:
+            if _parse_time(rec.finished or rec.updated) >= cutoff and (max_bytes is None or total <= max_bytes):
+                continue
+            try:
+                with self._locked(rec.jobID) as d:
+                    now = self._read(d)
+                    if now.status not in FINAL or now.expired is not None:
+                        continue
+                    self._write(d, now, results=None, expired=_now(), message="results expired")
+                    trash = self._to_trash(d / "results")
+            except JobNotFound:  # purged meanwhile
+                continue
+            if trash is not None:
+                shutil.rmtree(trash, ignore_errors=True)
+            total -= sizes[rec.jobID]
+            expired.append(rec.jobID)
+        return expired
+
     # -- used by run_job in the worker process --------------------------------------
 
     def new_staging(self, job_id: str) -> Path:
@@ -301,6 +329,10 @@ class JobStore:
         except FileNotFoundError:
             return None
         return trash
+
+
+def _tree_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
 
 
 def _as_set(value: str | Iterable[str] | None) -> frozenset[str] | None:

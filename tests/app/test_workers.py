@@ -38,14 +38,14 @@ def run_server(busy: int, clients: int) -> tuple[int, float]:
     original = workers._accept
     try:
         workers.install()
-        load._active = busy
+        load._active["tiles"] = busy
         loop = asyncio.SelectorEventLoop(selectors.DefaultSelector())
         try:
             elapsed = loop.run_until_complete(main())
         finally:
             loop.close()
     finally:
-        load._active = 0
+        load._active.clear()
         asyncio.selector_events.BaseSelectorEventLoop._accept_connection = original
     return accepted, elapsed
 
