@@ -30,6 +30,12 @@ system-deps:
 	    (apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 postgresql-15-postgis-3 >/dev/null) \
 	      || echo "warning: could not install postgresql-15-postgis-3; pgstac tests will be skipped"; \
 	  fi; }
+	@# Redis (shared tile cache) and nginx (load balancer): the replica tests start real ones on loopback.
+	@{ command -v redis-server >/dev/null 2>&1 && { command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx; }; } || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server nginx-light >/dev/null) \
+	      || echo "warning: could not install redis-server/nginx-light; replica tests will be skipped"; \
+	  fi; }
 
 serve: install
 	GEODEFERRED_PORT=$(PORT) $(BIN)/gunicorn -c deploy/gunicorn.conf.py app.asgi:app

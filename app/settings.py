@@ -24,7 +24,8 @@ class Settings(BaseSettings):
     executor: str = Field("process:2", description="'inline', 'process[:N]', 'dask://host:port'")
     tile_threads: int = Field(2, ge=1, le=64, description="Threads rendering tiles in each web worker: more "
                               "than the cores only adds GIL contention")
-    tile_cache: str = Field("memory", description="'memory', 'none' or 'disk:/path[:max_megabytes]' (shared by workers)")
+    tile_cache: str = Field("memory", description="'memory', 'none', 'disk:/path[:max_megabytes]' (shared by workers) "
+                            "or 'redis://host:port/db' (shared by replicas)")
     tile_cache_entries: int = Field(4096, ge=0, description="Entries of the in-process tile cache")
     max_sync_pixels: int = Field(16_000_000, ge=1, description="Largest region a sync execution may compute")
     max_job_pixels: int = Field(400_000_000, ge=1, description="Largest region any execution may compute")

@@ -1,17 +1,22 @@
-"""Rendered-tile caches: an in-process LRU (default) or a disk cache shared by every web worker.
+"""Rendered-tile caches: an in-process LRU (default), a disk cache shared by every web worker of
+a machine, or a Redis server shared by every replica of the service.
 
 Keys already contain the graph hash, the data versions, the style and the tile address, so a
-cached tile is never stale; the disk cache only needs a size bound.
+cached tile is never stale; the disk cache only needs a size bound, Redis its own `maxmemory`
+with an LRU eviction policy (see deploy/). A cache that cannot be reached is a miss, not an error.
 """
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Protocol
+
+log = logging.getLogger("geodeferred")
 
 
 class TileCache(Protocol):
@@ -86,8 +91,39 @@ class DiskCache:
             total -= size
 
 
+class RedisCache:
+    """Tiles in a Redis server under `geodeferred:tile:<sha256 of the key>`; short timeouts, and
+    an unreachable server is a miss (the tile is computed) rather than a failed request."""
+
+    PREFIX = "geodeferred:tile:"
+
+    def __init__(self, url: str, timeout: float = 0.5) -> None:
+        import redis  # only for deployments that use it
+
+        self._errors = redis.RedisError
+        self._r = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+    def _key(self, key: str) -> str:
+        return self.PREFIX + hashlib.sha256(key.encode()).hexdigest()
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return self._r.get(self._key(key))
+        except self._errors as exc:
+            log.warning("tile cache unreachable (%s): computing instead", type(exc).__name__)
+            return None
+
+    def put(self, key: str, value: bytes) -> None:
+        try:
+            self._r.set(self._key(key), value)
+        except self._errors as exc:
+            log.warning("tile cache unreachable (%s): tile not stored", type(exc).__name__)
+
+
 def make_tile_cache(spec: str, entries: int) -> TileCache:
-    """'memory' (default), 'disk:/path[:max_megabytes]' or 'none'."""
+    """'memory' (default), 'disk:/path[:max_megabytes]', 'redis://host:port/db' or 'none'."""
+    if spec.startswith(("redis://", "rediss://", "unix://")):
+        return RedisCache(spec)
     if spec == "memory":
         return LruCache(entries)
     if spec == "none":
@@ -96,4 +132,4 @@ def make_tile_cache(spec: str, entries: int) -> TileCache:
         rest = spec[5:]
         path, _, mb = rest.rpartition(":") if rest.rsplit(":", 1)[-1].isdigit() else (rest, "", "")
         return DiskCache(Path(path), int(mb) << 20 if mb else 1 << 30)
-    raise ValueError(f"unknown tile cache '{spec}': use memory, none or disk:/path[:max_megabytes]")
+    raise ValueError(f"unknown tile cache '{spec}': use memory, none, disk:/path[:max_megabytes] or redis://host:port/db")
