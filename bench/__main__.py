@@ -209,8 +209,12 @@ def targets(rows: list[dict], ip: dict | None) -> list[dict]:
                         "geodeferred" else "(info)", "met": (v == 1.0) if server == "geodeferred" else None,
                         "fmt": "{:.2f}" + f" of {len(shares)}"})
     if ip:
-        out.append({"name": "region throughput speed-up process:2/process:1", "value": ip["region"]["speedup"],
-                    "needs": "(ideal 2)", "met": None, "fmt": "{:.2f}x"})
+        v = ip["region"]["speedup"]
+        out.append({"name": "region throughput speed-up process:2/process:1", "value": v,
+                    "needs": ">= 1.8x", "met": v >= 1.8, "fmt": "{:.2f}x"})
+        v = ip["region"]["pool_over_dask"][2]
+        out.append({"name": "region throughput local pool / dask, 2 workers", "value": v,
+                    "needs": "<= 1.3x", "met": v <= 1.3, "fmt": "{:.2f}x"})
     disturbed = [f"{r['scenario']}/{r['server']}" for r in rows if "result" in r
                  and r["result"]["other_cores"] > report.DISTURBED]
     out.append({"name": f"HTTP measurements disturbed (other processes > {report.DISTURBED} cores)",

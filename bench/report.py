@@ -60,13 +60,15 @@ def region_table(reg: dict) -> str:
     out = [f"region {w}x{h} px of {reg['collection']} (EPSG:4326, native resolution), {reg['graph']}, "
            f"chunks {reg['chunk_size']} px",
            f"{'executor':<12}{'best s':>8}{'Mpx/s':>8}{'other':>7}   runs: wall s (parent CPU s + pool CPU s, other cores)"]
-    for spec in ("process:1", "process:2"):
+    for spec in reg.get("specs", ("process:1", "process:2")):
         r = reg[spec]
         runs = ", ".join(f"{x['wall_s']:.2f} ({x['parent_cpu_s']:.2f}+{x['pool_cpu_s']:.2f}, {x['other_cores']:.2f})"
                          for x in r["runs"])
         flag = "!" if r["other_cores_best"] > DISTURBED else ""
         out.append(f"{spec:<12}{r['best_s']:>8.2f}{r['mpx_per_s']:>8.2f}{r['other_cores_best']:>6.2f}{flag:1}  {runs}")
-    out.append(f"speed-up process:2 / process:1: {reg['speedup']:.2f}x (2 cores: ideal 2.00x)")
+    out.append(f"speed-up process:2 / process:1: {reg['speedup']:.2f}x (2 cores: ideal 2.00x); "
+               f"dask-local:2 / dask-local:1: {reg['dask_speedup']:.2f}x")
+    out.append("local pool / dask, same workers: " + ", ".join(f"{n}: {v:.2f}x" for n, v in reg["pool_over_dask"].items()))
     return "\n".join(out)
 
 
