@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+from ._process import free_port, port_open, stop, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DASK = Path(sys.executable).with_name("dask")
@@ -32,12 +32,6 @@ class Cluster:
         return "dask://" + self.address.removeprefix("tcp://")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_for_workers(address: str, n: int, timeout: float = 60) -> None:
     from distributed import Client
 
@@ -47,7 +41,7 @@ def _wait_for_workers(address: str, n: int, timeout: float = 60) -> None:
 
 @contextlib.contextmanager
 def dask_cluster(tmp_path: Path, workers: int = 2) -> Iterator[Cluster]:
-    port = _free_port()
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = os.environ | {"PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
     log = open(tmp_path / "dask.log", "ab")
@@ -56,13 +50,7 @@ def dask_cluster(tmp_path: Path, workers: int = 2) -> Iterator[Cluster]:
         scheduler = subprocess.Popen([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", str(port),
                                       "--no-dashboard"], cwd=ROOT, env=env, stdout=log, stderr=log)
         procs.append(scheduler)
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            if scheduler.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"dask scheduler did not start; see {tmp_path / 'dask.log'}")
-            time.sleep(0.1)
+        wait_until(lambda: port_open(port), scheduler, lambda: f"dask scheduler did not start; see {tmp_path / 'dask.log'}")
         ws = []
         for i in range(workers):
             ws.append(subprocess.Popen([str(DASK), "worker", address, "--host", "127.0.0.1", "--nthreads", "1",
@@ -73,13 +61,5 @@ def dask_cluster(tmp_path: Path, workers: int = 2) -> Iterator[Cluster]:
         _wait_for_workers(address, workers)
         yield Cluster(address, scheduler, ws)
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop(*reversed(procs))
         log.close()

@@ -9,11 +9,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
-import time
 from pathlib import Path
 from typing import Iterator
+
+from ._process import free_port, port_open, stop, wait_until
 
 CONFIG = """\
 {user}
@@ -49,12 +49,6 @@ http {{
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def nginx_server(tmp_path: Path, upstreams: list[str]) -> Iterator[str]:
     exe = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
@@ -62,7 +56,7 @@ def nginx_server(tmp_path: Path, upstreams: list[str]) -> Iterator[str]:
         import pytest
 
         pytest.skip("nginx is not installed (make system-deps installs Debian's nginx-light)")
-    port = _free_port()
+    port = free_port()
     folder = tmp_path / f"nginx-{port}"
     folder.mkdir()
     servers = "\n".join(f"        server {u} max_fails=1 fail_timeout=2s;" for u in upstreams)
@@ -72,18 +66,7 @@ def nginx_server(tmp_path: Path, upstreams: list[str]) -> Iterator[str]:
     proc = subprocess.Popen([exe, "-c", str(conf), "-p", str(folder)], stdout=subprocess.DEVNULL,
                             stderr=open(folder / "stderr.log", "ab"))
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"nginx did not start: {(folder / 'error.log').read_text() if (folder / 'error.log').exists() else ''}")
-            time.sleep(0.05)
+        wait_until(lambda: port_open(port), proc, lambda: f"nginx did not start; see {folder / 'error.log'}")
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)

@@ -9,15 +9,10 @@ import contextlib
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 from typing import Iterator
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from ._process import free_port, stop, wait_until
 
 
 def _ping(port: int) -> bool:
@@ -36,7 +31,7 @@ def redis_server(tmp_path: Path, maxmemory: str = "64mb") -> Iterator[str]:
         import pytest
 
         pytest.skip("redis-server is not installed (make system-deps installs Debian's redis-server)")
-    port = _free_port()
+    port = free_port()
     folder = tmp_path / f"redis-{port}"
     folder.mkdir()
     log = open(folder / "redis.log", "ab")
@@ -44,17 +39,8 @@ def redis_server(tmp_path: Path, maxmemory: str = "64mb") -> Iterator[str]:
                              "--dir", str(folder), "--maxmemory", maxmemory, "--maxmemory-policy", "allkeys-lru",
                              "--daemonize", "no"], stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 30
-        while not _ping(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server did not start; see {folder / 'redis.log'}")
-            time.sleep(0.05)
+        wait_until(lambda: _ping(port), proc, lambda: f"redis-server did not start; see {folder / 'redis.log'}")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
