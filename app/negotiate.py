@@ -76,14 +76,22 @@ def self_links(url: str, title: str) -> list[dict[str, Any]]:
             link(f"{url}?f=html", "alternate", "text/html", f"{title} (HTML)")]
 
 
+MAX_BODY = 1 << 20  # an execution request is a graph, not data
+
+
 async def json_body(request: Request) -> Any:
     """The request body as JSON; malformed or non-UTF-8 input is a 400, never a 500."""
-    from .errors import ApiError, UnsupportedMediaType
+    from .errors import ApiError, PayloadTooLarge, UnsupportedMediaType
 
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if ctype and not (ctype == "application/json" or ctype.endswith("+json")):
         raise UnsupportedMediaType(f"expected an application/json body, got {ctype}")
-    raw = await request.body()
+    raw = bytearray()
+    async for piece in request.stream():  # bounded: never more than MAX_BODY bytes in memory
+        raw += piece
+        if len(raw) > MAX_BODY:
+            raise PayloadTooLarge(f"the request body is larger than {MAX_BODY // 1024} KiB")
+    raw = bytes(raw)
     if not raw.strip():
         raise ApiError("the request body is empty; expected a JSON execution request")
     try:

@@ -99,3 +99,9 @@ def test_disconnected_clients_queued_tiles_are_dropped(settings, tmp_path):
                 break
             time.sleep(0.05)
     assert h["cancelled"].get("render_map", 0) > 0, h
+
+
+def test_oversized_request_body_is_413(client):
+    huge = b'{"inputs": {"x": "' + b"a" * (2 << 20) + b'"}}'
+    r = client.post("/processes/slope/execution", content=huge, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["status"] == 413
