@@ -151,7 +151,7 @@ def _display_defaults(services: Services, req: MapRequest) -> tuple[str | None, 
     if req.algorithm is not None and req.blend == 0:
         op = REGISTRY[req.algorithm.process]
         return req.colormap, req.rescale or op.value_range
-    if isinstance(root, ProcessNode):
+    if isinstance(root, ProcessNode) and (root.op.value_range or cfg is None):
         return req.colormap, req.rescale or root.op.value_range
     return (req.colormap or (cfg.colormap if cfg else None),
             req.rescale or (tuple(cfg.rescale) if cfg and cfg.rescale else None))
