@@ -4,7 +4,7 @@ VENV   ?= .venv
 PORT   ?= 8000
 BIN     = $(VENV)/bin
 
-.PHONY: serve test bench install install-test system-deps
+.PHONY: serve test bench install install-test install-bench system-deps
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -16,6 +16,9 @@ install: $(BIN)/python
 
 install-test: $(BIN)/python
 	$(BIN)/pip install -q -e ".[test]"
+
+install-bench: $(BIN)/python
+	$(BIN)/pip install -q -e ".[test,bench]"
 
 # GDAL's command-line tools of Debian 12 (3.6): the QGIS-era client the interoperability tests use.
 system-deps:
@@ -43,5 +46,5 @@ serve: install
 test: install-test system-deps
 	$(BIN)/python -m pytest
 
-bench: install-test
+bench: install-bench
 	$(BIN)/python -m bench
