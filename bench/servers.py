@@ -40,6 +40,7 @@ class Server:
     port: int
     proc: subprocess.Popen
     log: Path
+    probe: str = "/"
     worker_pids: list[int] = field(default_factory=list)
 
     @property
@@ -55,6 +56,28 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+
+    def restart_workers(self, timeout: float = 120) -> float:
+        """Fresh worker processes (SIGHUP: gunicorn starts new workers, then stops the old ones):
+        empty GDAL caches and dataset handles; the OS page cache stays warm. Returns the seconds
+        it took until every new worker answers."""
+        t0 = time.monotonic()
+        old = set(self.worker_pids)
+        self.proc.send_signal(signal.SIGHUP)
+        expected = len(old)
+        while time.monotonic() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited on SIGHUP; see {self.log}")
+            kids = {c.pid for c in psutil.Process(self.proc.pid).children()}
+            if len(kids) == expected and not kids & old:
+                try:
+                    if _all_ready(self, self.probe, expected):
+                        self.worker_pids = sorted(kids)
+                        return time.monotonic() - t0
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name}: workers not back {timeout:.0f}s after SIGHUP; see {self.log}")
 
 
 def _base_env(workers: int) -> dict[str, str]:
@@ -97,7 +120,7 @@ def _launch(name: str, cmd: list[str], env: dict[str, str], port: int, probe: st
     log = VAR / f"{name}.log"
     out = log.open("w")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(name, port, proc, log)
+    server = Server(name, port, proc, log, probe)
     deadline = time.monotonic() + timeout
     expected = int(env["WEB_CONCURRENCY"])
     while time.monotonic() < deadline:

@@ -1,0 +1,159 @@
+"""Mosaic group over HTTP: 12-date median composites and a single scene, ours next to titiler.
+
+One gunicorn worker per server, requests one at a time (latency = service time; titiler's mosaic
+reader still reads its scenes on several threads). Per kind of tile:
+- cold: the first tile on fresh worker processes (SIGHUP: new workers, so GDAL's caches and our
+  dataset handles are empty; the OS page cache is warm). Before it, one DEM tile warms the code
+  path (imports, colour maps, PNG encoder) without touching a Sentinel-2 file.
+- warm: distinct tiles after a warm-up on other tiles, one keep-alive connection.
+Server CPU is the worker's CPU time (psutil) around the measured requests.
+
+titiler's side reads the same item documents with rio-tiler's STACReader: `/mosaicjson` (a
+MosaicJSON of the 12 items, `pixel_selection=median`) and `/stac` (one item); its "per-scene sum"
+is 12 single-scene tiles, one per item, counted as one tile. titiler has no scene-classification
+masking, so it reads one band less per scene (no SCL) and its median includes clouds.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlencode
+
+import httpx
+import psutil
+
+from . import quiet
+from .data import Tile
+from .mosaic_data import COLLECTION, SceneSet
+from .scenarios import OURS_TMS, run_paths
+from .servers import Server
+
+RGB, NDVI2 = ("B04", "B03", "B02"), ("B08", "B04")
+RESCALE = (0.0, 0.3)  # reflectance shown as 0..255, our catalog's render default for Sentinel-2
+WARM_DEM = (3, 4, 2)  # a DEM tile for the code-path warm-up before a cold tile
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One way of asking one server for one kind of tile; `paths(tile)` are the requests it takes
+    (12 for titiler's per-scene sum)."""
+
+    name: str
+    server: str  # "geodeferred" | "titiler"
+    paths: Callable[[Tile], list[str]] = field(compare=False)
+    note: str = ""
+
+
+def _ours(query: dict[str, str]) -> Callable[[Tile], list[str]]:
+    tmpl = OURS_TMS.replace("{cid}", COLLECTION)
+    return lambda t: [tmpl.format(z=t[0], x=t[1], y=t[2]) + "?" + urlencode(query)]
+
+
+def _titiler(prefix: str, urls: list[str], query: list[tuple[str, str]]) -> Callable[[Tile], list[str]]:
+    tmpl = prefix + "/tiles/WebMercatorQuad/{z}/{x}/{y}.png"
+    return lambda t: [tmpl.format(z=t[0], x=t[1], y=t[2]) + "?" + urlencode([("url", u)] + query) for u in urls]
+
+
+def ours_queries(s: SceneSet) -> dict[str, dict[str, str]]:
+    """Our tile queries: the median composites of the 12 dates, and the newest scene alone."""
+    span = s.datetime_range
+    nd = {"algorithm": "normalized_difference", "a": "B08", "b": "B04", "colormap": "rdylgn", "rescale": "-1,1"}
+    rgb = {"bands": ",".join(RGB), "rescale": ",".join(f"{v:g}" for v in RESCALE)}  # titiler gets the same range
+    return {"median RGB, 12 dates": {"datetime": span, "mosaic": "median", **rgb},
+            "median NDVI, 12 dates": {"datetime": span, "mosaic": "median", "bands": ",".join(NDVI2), **nd},
+            "single scene RGB": {"item": s.ids[-1], **rgb}}
+
+
+def kinds(s: SceneSet, titiler_mosaic: bool) -> list[Kind]:
+    """The tiles of the group: ours, then titiler's (mosaic rows only when titiler.mosaic is installed)."""
+    ours = [Kind(name, "geodeferred", _ours(q), "SCL-masked" if "mosaic" in q else "")
+            for name, q in ours_queries(s).items()]
+    lo, hi = (s.stored("B04", v) for v in RESCALE)
+    bil = [("resampling", "bilinear"), ("reproject", "bilinear")]  # ours reads reflectance bilinear
+    rgb = [("assets", a) for a in s.titiler_assets(RGB)] + [("rescale", f"{lo:g},{hi:g}")] + bil
+    ndvi = ([("assets", a) for a in s.titiler_assets(("B04", "B08"))]  # normalizedIndex: (b2-b1)/(b2+b1)
+            + [("algorithm", "normalizedIndex"), ("colormap_name", "rdylgn"), ("rescale", "-1,1")] + bil)
+    items = [str(p) for p in s.items]
+    theirs = []
+    if titiler_mosaic:
+        med = [("pixel_selection", "median")]
+        theirs += [Kind("median RGB, 12 dates", "titiler", _titiler("/mosaicjson", [str(s.mosaicjson)], rgb + med),
+                        "MosaicJSON, no cloud mask"),
+                   Kind("median NDVI, 12 dates", "titiler", _titiler("/mosaicjson", [str(s.mosaicjson)], ndvi + med),
+                        "MosaicJSON, no cloud mask")]
+    theirs += [Kind("12 single-scene RGB (sum)", "titiler", _titiler("/stac", items, rgb), "12 /stac tiles"),
+               Kind("12 single-scene NDVI (sum)", "titiler", _titiler("/stac", items, ndvi), "12 /stac tiles"),
+               Kind("single scene RGB", "titiler", _titiler("/stac", [items[-1]], rgb), "/stac")]
+    return ours + theirs
+
+
+def _worker_cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        t = psutil.Process(pid).cpu_times()
+        total += t.user + t.system
+    return total
+
+
+def _get(client: httpx.Client, base: str, path: str) -> None:
+    r = client.get(base + path, timeout=120)
+    if r.status_code != 200 or not r.content.startswith(b"\x89PNG"):
+        raise RuntimeError(f"GET {path} -> {r.status_code}: {r.text[:300]}")
+
+
+def cold(server: Server, kind: Kind, tile: Tile, warm_path: str) -> dict:
+    """One cold tile: fresh workers, a DEM tile to warm the code path, then the tile's requests."""
+    restart_s = server.restart_workers()
+    with httpx.Client() as client:
+        _get(client, server.base, warm_path)
+        quiet.wait_quiet(3)
+        c0 = _worker_cpu(server.worker_pids)
+        with quiet.Meter() as m:
+            for path in kind.paths(tile):
+                _get(client, server.base, path)
+        cpu = _worker_cpu(server.worker_pids) - c0
+    return {"ms": 1000 * m.wall, "cpu_ms": 1000 * cpu, "restart_s": round(restart_s, 2),
+            "other_cores": round(m.other_cores(cpu + m.cpu), 2)}
+
+
+def warm(server: Server, kind: Kind, tiles: list[Tile], warmup: list[Tile], max_seconds: float) -> dict:
+    """Distinct tiles one after another on one connection, after a warm-up on other tiles."""
+    per = len(kind.paths(tiles[0]))
+    paths = [p for t in tiles for p in kind.paths(t)]
+    q = quiet.wait_quiet(5)
+    r = run_paths(server, paths, [p for t in warmup for p in kind.paths(t)], concurrency=1, max_count=len(paths),
+                  max_seconds=max_seconds, name=f"mosaic-{server.name}-{kind.name.replace(' ', '_').replace(',', '')}")
+    lat = r["latencies_ms"]
+    n = len(lat) // per  # whole tiles only (the run is time-bounded)
+    per_tile = sorted(sum(lat[k * per:(k + 1) * per]) for k in range(n))
+    cpu = sum(r["worker_cpu_s"].values())
+    other = max(0.0, r["machine_busy_s"] - cpu - r["client_cpu_s"]) / max(r["seconds"], 1e-9)
+    return {"tiles": n, "errors": r["errors"] + r["warmup_errors"], "error_samples": r["error_samples"][:2],
+            "p50_ms": per_tile[n // 2] if n else None, "cpu_ms": 1000 * cpu / max(len(lat), 1) * per,
+            "kb": r["bytes"] / max(len(lat), 1) / 1024 * per, "other_cores": round(other, 2), "quiet": q}
+
+
+def run(ours: Server, tit: Server, s: SceneSet, dem: Path, titiler_mosaic: bool, cold_tiles: list[Tile],
+        warm_tiles: list[Tile], warmup: list[Tile], max_seconds: float) -> list[dict]:
+    """Cold samples (one per cold tile, fresh workers each) and the warm run of every kind."""
+    dem_ours = OURS_TMS.format(cid="dem", z=WARM_DEM[0], x=WARM_DEM[1], y=WARM_DEM[2])
+    dem_tit = "/tiles/WebMercatorQuad/{}/{}/{}.png?".format(*WARM_DEM) + urlencode({"url": str(dem)})
+    rows = []
+    for kind in kinds(s, titiler_mosaic):
+        srv, dem = (ours, dem_ours) if kind.server == "geodeferred" else (tit, dem_tit)
+        print(f"  {kind.server:<12} {kind.name:<28}", end="", flush=True)
+        row = {"kind": kind.name, "server": kind.server, "note": kind.note, "requests_per_tile": len(kind.paths(warm_tiles[0])),
+               "path_example": kind.paths(warm_tiles[0])[0]}
+        try:
+            row["cold"] = [cold(srv, kind, t, dem) for t in cold_tiles]
+            row["warm"] = warm(srv, kind, warm_tiles, warmup, max_seconds)
+            colds = ", ".join(f"{c['ms']:.0f}" for c in row["cold"])
+            w = row["warm"]
+            print(f" cold {colds} ms, warm p50 {w['p50_ms']:.0f} ms ({w['tiles']} tiles, {w['errors']} errors)", flush=True)
+        except RuntimeError as e:
+            row["failed"] = str(e)[:500]
+            print(f" FAILED: {row['failed'][:200]}", flush=True)
+        rows.append(row)
+    return rows
