@@ -5,7 +5,8 @@ reader still reads its scenes on several threads). Per kind of tile:
 - cold: the first tile on fresh worker processes (SIGHUP: new workers, so GDAL's caches and our
   dataset handles are empty; the OS page cache is warm). Before it, one DEM tile warms the code
   path (imports, colour maps, PNG encoder) without touching a Sentinel-2 file.
-- warm: distinct tiles after a warm-up on other tiles, one keep-alive connection.
+- warm: distinct tiles after a warm-up on other tiles, one keep-alive connection, in two rounds
+  that alternate the order of the kinds (background load falls on all alike).
 Server CPU is the worker's CPU time (psutil) around the measured requests.
 
 titiler's side reads the same item documents with rio-tiler's STACReader: `/mosaicjson` (a
@@ -118,42 +119,65 @@ def cold(server: Server, kind: Kind, tile: Tile, warm_path: str) -> dict:
             "other_cores": round(m.other_cores(cpu + m.cpu), 2)}
 
 
-def warm(server: Server, kind: Kind, tiles: list[Tile], warmup: list[Tile], max_seconds: float) -> dict:
+def warm_round(server: Server, kind: Kind, tiles: list[Tile], warmup: list[Tile], max_seconds: float) -> dict:
     """Distinct tiles one after another on one connection, after a warm-up on other tiles."""
     per = len(kind.paths(tiles[0]))
-    paths = [p for t in tiles for p in kind.paths(t)]
-    q = quiet.wait_quiet(5)
-    r = run_paths(server, paths, [p for t in warmup for p in kind.paths(t)], concurrency=1, max_count=len(paths),
-                  max_seconds=max_seconds, name=f"mosaic-{server.name}-{kind.name.replace(' ', '_').replace(',', '')}")
+    q = quiet.wait_quiet(3)
+    r = run_paths(server, [p for t in tiles for p in kind.paths(t)], [p for t in warmup for p in kind.paths(t)],
+                  concurrency=1, max_count=per * len(tiles), max_seconds=max_seconds,
+                  name=f"mosaic-{server.name}-{kind.name.replace(' ', '_').replace(',', '')}")
     lat = r["latencies_ms"]
     n = len(lat) // per  # whole tiles only (the run is time-bounded)
-    per_tile = sorted(sum(lat[k * per:(k + 1) * per]) for k in range(n))
-    cpu = sum(r["worker_cpu_s"].values())
-    other = max(0.0, r["machine_busy_s"] - cpu - r["client_cpu_s"]) / max(r["seconds"], 1e-9)
-    return {"tiles": n, "errors": r["errors"] + r["warmup_errors"], "error_samples": r["error_samples"][:2],
-            "p50_ms": per_tile[n // 2] if n else None, "cpu_ms": 1000 * cpu / max(len(lat), 1) * per,
-            "kb": r["bytes"] / max(len(lat), 1) / 1024 * per, "other_cores": round(other, 2), "quiet": q}
+    return {"per_tile_ms": [sum(lat[k * per:(k + 1) * per]) for k in range(n)], "requests": len(lat),
+            "cpu_s": sum(r["worker_cpu_s"].values()), "bytes": r["bytes"], "seconds": r["seconds"],
+            "other_s": max(0.0, r["machine_busy_s"] - sum(r["worker_cpu_s"].values()) - r["client_cpu_s"]),
+            "errors": r["errors"] + r["warmup_errors"], "error_samples": r["error_samples"][:2], "quiet": q}
+
+
+def aggregate(rounds: list[dict], per: int) -> dict:
+    lat = sorted(v for r in rounds for v in r["per_tile_ms"])
+    req = max(sum(r["requests"] for r in rounds), 1)
+    return {"tiles": len(lat), "rounds": len(rounds), "p50_ms": lat[len(lat) // 2] if lat else None,
+            "cpu_ms": 1000 * sum(r["cpu_s"] for r in rounds) / req * per,
+            "kb": sum(r["bytes"] for r in rounds) / req / 1024 * per,
+            "other_cores": round(sum(r["other_s"] for r in rounds) / max(sum(r["seconds"] for r in rounds), 1e-9), 2),
+            "errors": sum(r["errors"] for r in rounds), "error_samples": [e for r in rounds for e in r["error_samples"]][:2]}
 
 
 def run(ours: Server, tit: Server, s: SceneSet, dem: Path, titiler_mosaic: bool, cold_tiles: list[Tile],
-        warm_tiles: list[Tile], warmup: list[Tile], max_seconds: float) -> list[dict]:
-    """Cold samples (one per cold tile, fresh workers each) and the warm run of every kind."""
+        warm_tiles: list[Tile], warmup: list[Tile], max_seconds: float, rounds: int = 2) -> list[dict]:
+    """Cold samples (one per cold tile, fresh workers each), then the warm tiles in `rounds` slices,
+    every kind once per round, in reverse order every other round, so that the machine's changing
+    background load falls on all kinds alike."""
     dem_ours = OURS_TMS.format(cid="dem", z=WARM_DEM[0], x=WARM_DEM[1], y=WARM_DEM[2])
     dem_tit = "/tiles/WebMercatorQuad/{}/{}/{}.png?".format(*WARM_DEM) + urlencode({"url": str(dem)})
-    rows = []
-    for kind in kinds(s, titiler_mosaic):
-        srv, dem = (ours, dem_ours) if kind.server == "geodeferred" else (tit, dem_tit)
-        print(f"  {kind.server:<12} {kind.name:<28}", end="", flush=True)
-        row = {"kind": kind.name, "server": kind.server, "note": kind.note, "requests_per_tile": len(kind.paths(warm_tiles[0])),
-               "path_example": kind.paths(warm_tiles[0])[0]}
+    todo = kinds(s, titiler_mosaic)
+    server = {k: ours if k.server == "geodeferred" else tit for k in todo}
+    rows = {k: {"kind": k.name, "server": k.server, "note": k.note, "requests_per_tile": len(k.paths(warm_tiles[0])),
+                "path_example": k.paths(warm_tiles[0])[0]} for k in todo}
+    print("  cold tiles (fresh workers each) ...", flush=True)
+    for k in todo:
         try:
-            row["cold"] = [cold(srv, kind, t, dem) for t in cold_tiles]
-            row["warm"] = warm(srv, kind, warm_tiles, warmup, max_seconds)
-            colds = ", ".join(f"{c['ms']:.0f}" for c in row["cold"])
-            w = row["warm"]
-            print(f" cold {colds} ms, warm p50 {w['p50_ms']:.0f} ms ({w['tiles']} tiles, {w['errors']} errors)", flush=True)
+            rows[k]["cold"] = [cold(server[k], k, t, dem_ours if server[k] is ours else dem_tit) for t in cold_tiles]
         except RuntimeError as e:
-            row["failed"] = str(e)[:500]
-            print(f" FAILED: {row['failed'][:200]}", flush=True)
-        rows.append(row)
-    return rows
+            rows[k]["failed"] = str(e)[:500]
+    raw: dict[Kind, list[dict]] = {k: [] for k in todo}
+    for r in range(rounds):
+        part = warm_tiles[r * len(warm_tiles) // rounds:(r + 1) * len(warm_tiles) // rounds]
+        print(f"  warm tiles, round {r + 1}/{rounds} ...", flush=True)
+        for k in (todo if r % 2 == 0 else todo[::-1]):
+            if "failed" not in rows[k]:
+                try:
+                    raw[k].append(warm_round(server[k], k, part, warmup if r == 0 else warmup[:1], max_seconds / rounds))
+                except RuntimeError as e:
+                    rows[k]["failed"] = str(e)[:500]
+    for k in todo:
+        row = rows[k]
+        if "failed" in row:
+            print(f"  {k.server:<12} {k.name:<28} FAILED: {row['failed'][:200]}", flush=True)
+            continue
+        w = row["warm"] = aggregate(raw[k], row["requests_per_tile"])
+        colds = ", ".join(f"{c['ms']:.0f}" for c in row["cold"])
+        print(f"  {k.server:<12} {k.name:<28} cold {colds} ms, warm p50 {w['p50_ms']:.0f} ms ({w['tiles']} tiles, "
+              f"{w['errors']} errors)", flush=True)
+    return list(rows.values())

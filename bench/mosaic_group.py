@@ -19,7 +19,7 @@ SUMS = {"median RGB, 12 dates": "12 single-scene RGB (sum)", "median NDVI, 12 da
 def settings(quick: bool) -> dict:
     """Tiles per measurement, the time bound of each warm run and of all quiet-machine waits (s)."""
     return ({"cold": 1, "warm": 4, "warmup": 2, "inproc": 4, "profile": 3, "seconds": 8.0, "quiet_s": 10.0} if quick
-            else {"cold": 2, "warm": 10, "warmup": 3, "inproc": 10, "profile": 6, "seconds": 15.0, "quiet_s": 30.0})
+            else {"cold": 2, "warm": 8, "warmup": 2, "inproc": 8, "profile": 4, "seconds": 12.0, "quiet_s": 25.0})
 
 
 def run(data: BenchData, scenes: mosaic_data.SceneSet, quick: bool) -> dict:
