@@ -70,7 +70,7 @@ def git_state() -> dict:
 
     def git(*args: str) -> str:
         p = subprocess.run(["git", *args], cwd=D.ROOT, capture_output=True, text=True)
-        return p.stdout.strip() if p.returncode == 0 else ""
+        return p.stdout.rstrip() if p.returncode == 0 else ""
 
     changed = [line[3:] for line in git("--no-optional-locks", "status", "--porcelain").splitlines() if not line[3:].startswith("bench/")]
     return {"head": git("rev-parse", "--short", "HEAD"), "changed_files": changed}

@@ -145,10 +145,11 @@ def aggregate(rounds: list[dict], per: int) -> dict:
 
 
 def run(ours: Server, tit: Server, s: SceneSet, dem: Path, titiler_mosaic: bool, cold_tiles: list[Tile],
-        warm_tiles: list[Tile], warmup: list[Tile], max_seconds: float, rounds: int = 2) -> list[dict]:
+        warm_tiles: list[Tile], warmup: list[Tile], max_seconds: float, deadline: float, rounds: int = 2) -> list[dict]:
     """Cold samples (one per cold tile, fresh workers each), then the warm tiles in `rounds` slices,
     every kind once per round, in reverse order every other round, so that the machine's changing
-    background load falls on all kinds alike."""
+    background load falls on all kinds alike. Bounded by `deadline` (time.monotonic()): a busy
+    machine gets fewer cold samples (at least one per kind) and shorter warm runs."""
     dem_ours = OURS_TMS.format(cid="dem", z=WARM_DEM[0], x=WARM_DEM[1], y=WARM_DEM[2])
     dem_tit = "/tiles/WebMercatorQuad/{}/{}/{}.png?".format(*WARM_DEM) + urlencode({"url": str(dem)})
     todo = kinds(s, titiler_mosaic)
@@ -156,19 +157,27 @@ def run(ours: Server, tit: Server, s: SceneSet, dem: Path, titiler_mosaic: bool,
     rows = {k: {"kind": k.name, "server": k.server, "note": k.note, "requests_per_tile": len(k.paths(warm_tiles[0])),
                 "path_example": k.paths(warm_tiles[0])[0]} for k in todo}
     print("  cold tiles (fresh workers each) ...", flush=True)
-    for k in todo:
-        try:
-            rows[k]["cold"] = [cold(server[k], k, t, dem_ours if server[k] is ours else dem_tit) for t in cold_tiles]
-        except RuntimeError as e:
-            rows[k]["failed"] = str(e)[:500]
+    warm_share = 0.5 * (deadline - time.monotonic())  # kept for the warm runs
+    for i, tile in enumerate(cold_tiles):
+        if i and time.monotonic() > deadline - warm_share:
+            break
+        for k in todo:
+            try:
+                rows[k].setdefault("cold", []).append(cold(server[k], k, tile, dem_ours if server[k] is ours else dem_tit))
+            except RuntimeError as e:
+                rows[k]["failed"] = str(e)[:500]
     raw: dict[Kind, list[dict]] = {k: [] for k in todo}
+    runs_left = rounds * len(todo)
     for r in range(rounds):
         part = warm_tiles[r * len(warm_tiles) // rounds:(r + 1) * len(warm_tiles) // rounds]
         print(f"  warm tiles, round {r + 1}/{rounds} ...", flush=True)
         for k in (todo if r % 2 == 0 else todo[::-1]):
+            one = 1.5 * max((c["ms"] for c in rows[k].get("cold", [])), default=0) / 1000  # >= one whole tile
+            bound = max(one, min(max_seconds / rounds, max(2.0, (deadline - time.monotonic()) / runs_left)))
+            runs_left -= 1
             if "failed" not in rows[k]:
                 try:
-                    raw[k].append(warm_round(server[k], k, part, warmup if r == 0 else warmup[:1], max_seconds / rounds))
+                    raw[k].append(warm_round(server[k], k, part, warmup if r == 0 else warmup[:1], bound))
                 except RuntimeError as e:
                     rows[k]["failed"] = str(e)[:500]
     for k in todo:
@@ -178,6 +187,7 @@ def run(ours: Server, tit: Server, s: SceneSet, dem: Path, titiler_mosaic: bool,
             continue
         w = row["warm"] = aggregate(raw[k], row["requests_per_tile"])
         colds = ", ".join(f"{c['ms']:.0f}" for c in row["cold"])
-        print(f"  {k.server:<12} {k.name:<28} cold {colds} ms, warm p50 {w['p50_ms']:.0f} ms ({w['tiles']} tiles, "
+        p50 = "-" if w["p50_ms"] is None else f"{w['p50_ms']:.0f}"
+        print(f"  {k.server:<12} {k.name:<28} cold {colds} ms, warm p50 {p50} ms ({w['tiles']} tiles, "
               f"{w['errors']} errors)", flush=True)
     return list(rows.values())

@@ -18,8 +18,10 @@ SUMS = {"median RGB, 12 dates": "12 single-scene RGB (sum)", "median NDVI, 12 da
 
 def settings(quick: bool) -> dict:
     """Tiles per measurement, the time bound of each warm run and of all quiet-machine waits (s)."""
-    return ({"cold": 1, "warm": 4, "warmup": 2, "inproc": 4, "profile": 3, "seconds": 8.0, "quiet_s": 10.0} if quick
-            else {"cold": 2, "warm": 8, "warmup": 2, "inproc": 8, "profile": 4, "seconds": 12.0, "quiet_s": 25.0})
+    return ({"cold": 1, "warm": 4, "warmup": 2, "inproc": 4, "profile": 3, "seconds": 8.0, "quiet_s": 10.0,
+             "http_s": 60.0, "inproc_s": 15.0} if quick else
+            {"cold": 2, "warm": 8, "warmup": 2, "inproc": 6, "profile": 4, "seconds": 16.0, "quiet_s": 20.0,
+             "http_s": 115.0, "inproc_s": 30.0})
 
 
 def run(data: BenchData, scenes: mosaic_data.SceneSet, quick: bool) -> dict:
@@ -32,9 +34,9 @@ def run(data: BenchData, scenes: mosaic_data.SceneSet, quick: bool) -> dict:
         parts.append(pool[k:k + n])
         k += n
     cold_tiles, warmup, warm_tiles, ip_tiles, prof_tiles = parts
-    ours = servers.start_ours(1, data.small_width)
+    ours = servers.start_ours(1, data.small_width, preload=True)
     try:
-        tit = servers.start_titiler(1)
+        tit = servers.start_titiler(1, preload=True)
     except Exception:
         ours.stop()
         raise
@@ -43,7 +45,7 @@ def run(data: BenchData, scenes: mosaic_data.SceneSet, quick: bool) -> dict:
                       and httpx.get(tit.base + "/healthz", timeout=10).json().get("mosaic") == "yes")
         with quiet.capped(cfg["quiet_s"]):
             rows = mosaic.run(ours, tit, scenes, data.small_dem, has_mosaic, cold_tiles, warm_tiles, warmup,
-                              cfg["seconds"])
+                              cfg["seconds"], deadline=t0 + cfg["http_s"])
     finally:
         ours.stop()
         tit.stop()
@@ -51,7 +53,7 @@ def run(data: BenchData, scenes: mosaic_data.SceneSet, quick: bool) -> dict:
     print("  in-process floor and composite tiles ...", flush=True)
     svc = inproc.services(data.small_width)
     with quiet.capped(cfg["quiet_s"] / 4):
-        ip = mosaic_inproc.measure(svc, scenes, ip_tiles)
+        ip = mosaic_inproc.measure(svc, scenes, ip_tiles, seconds=cfg["inproc_s"])
     prof = {name: mosaic_inproc.profile(svc, scenes, prof_tiles, name) for name in COMPOSITES}
     return {"scenes": {"ids": list(scenes.ids), "copies": scenes.copies, "layout": scenes.layout,
                        "datetime": scenes.datetime_range, "bounds": list(scenes.bounds)},
