@@ -157,7 +157,7 @@ def run(ours: Server, tit: Server, s: SceneSet, dem: Path, titiler_mosaic: bool,
     rows = {k: {"kind": k.name, "server": k.server, "note": k.note, "requests_per_tile": len(k.paths(warm_tiles[0])),
                 "path_example": k.paths(warm_tiles[0])[0]} for k in todo}
     print("  cold tiles (fresh workers each) ...", flush=True)
-    warm_share = 0.5 * (deadline - time.monotonic())  # kept for the warm runs
+    warm_share = 0.55 * (deadline - time.monotonic())  # kept for the warm runs
     for i, tile in enumerate(cold_tiles):
         if i and time.monotonic() > deadline - warm_share:
             break
@@ -177,7 +177,7 @@ def run(ours: Server, tit: Server, s: SceneSet, dem: Path, titiler_mosaic: bool,
             runs_left -= 1
             if "failed" not in rows[k]:
                 try:
-                    raw[k].append(warm_round(server[k], k, part, warmup if r == 0 else warmup[:1], bound))
+                    raw[k].append(warm_round(server[k], k, part, warmup if r == 0 else [], bound))
                 except RuntimeError as e:
                     rows[k]["failed"] = str(e)[:500]
     for k in todo:

@@ -21,7 +21,7 @@ def settings(quick: bool) -> dict:
     return ({"cold": 1, "warm": 4, "warmup": 2, "inproc": 4, "profile": 3, "seconds": 8.0, "quiet_s": 10.0,
              "http_s": 60.0, "inproc_s": 15.0} if quick else
             {"cold": 2, "warm": 8, "warmup": 2, "inproc": 6, "profile": 4, "seconds": 16.0, "quiet_s": 20.0,
-             "http_s": 115.0, "inproc_s": 30.0})
+             "http_s": 100.0, "inproc_s": 30.0})
 
 
 def run(data: BenchData, scenes: mosaic_data.SceneSet, quick: bool) -> dict:
