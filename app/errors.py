@@ -14,6 +14,8 @@ from starlette.responses import JSONResponse, Response
 
 from processes.engine.errors import BudgetExceeded, ChunkLost, EngineError, GraphError, OutOfBounds, UnknownCollection, UnknownProcess
 from processes.jobs import JobNotFound, ResultNotFound
+from processes.models.runtime import ModelError
+from processes.ops._models import UnknownModel
 
 log = logging.getLogger("geodeferred")
 PROC = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
@@ -80,6 +82,8 @@ TABLE: list[tuple[type[BaseException], int, str, str]] = [
     (ResultNotFound, 404, PROC + "result-not-ready", "Result not ready"),
     (EngineError, 400, COMMON + "invalid-parameter-value", "Invalid request"),
     (ChunkLost, 503, COMMON + "overloaded", "Workers lost"),
+    (UnknownModel, 404, COMMON + "not-found", "No such model"),
+    (ModelError, 400, COMMON + "invalid-parameter-value", "Invalid model"),
 ]
 RETRY_AFTER = {ChunkLost: "5"}  # seconds, for the 503s of this table
 
@@ -132,5 +136,7 @@ HANDLERS = {
     JobNotFound: engine_error,
     ResultNotFound: engine_error,
     ChunkLost: engine_error,
+    UnknownModel: engine_error,
+    ModelError: engine_error,
     Exception: unexpected,
 }

@@ -19,3 +19,8 @@ def render_html(title: str, doc: dict[str, Any]) -> str:
     return _env.get_template("document.html").render(
         title=title, description=doc.get("description"), links=links, tiles=tiles, rows=props,
         body=json.dumps(doc, indent=2, default=str)[:200_000])
+
+
+def render_report(model_id: str, report: dict[str, Any], json_href: str) -> str:
+    """A classifier's accuracy report: per-class table and confusion matrix."""
+    return _env.get_template("report.html").render(model=model_id, r=report, json_href=json_href)

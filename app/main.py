@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import contextlib
-from concurrent.futures import ThreadPoolExecutor
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import AsyncIterator
+
+import yaml
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -12,18 +16,21 @@ from starlette.middleware.cors import CORSMiddleware
 
 from processes.engine.executor import make_executor
 from processes.jobs import JobRunner, JobStore
+from processes.models.store import ModelStore
+from processes.ops import _models as model_registry
 
 from . import errors, housekeeping
 from .catalog import load_catalog
 from .demo_data import build_demo_data
-from .routes import common, coverages, features, health, jobs, processes, stac, tiles
+from .model_catalog import load_configured
+from .routes import common, coverages, features, health, jobs, models, processes, stac, tiles
 from .services import Services
 from .settings import Settings
 from .stac.service import open_stac
 from .tile_cache import make_tile_cache
 from .virtual import GraphStore
 
-ROUTE_MODULES = (common, health, tiles, coverages, processes, jobs, features, stac)
+ROUTE_MODULES = (common, health, tiles, coverages, processes, jobs, features, stac, models)
 log = logging.getLogger("geodeferred")
 
 
@@ -32,12 +39,23 @@ def build_services(settings: Settings) -> Services:
     settings.jobs_dir.mkdir(parents=True, exist_ok=True)
     demo = build_demo_data(settings.data_dir, dem_width=settings.dem_width) if settings.build_demo_data else {}
     catalog = load_catalog(settings, demo)
+    model_store = open_model_store(settings)
     executor = make_executor(settings.executor)
     store = JobStore(settings.jobs_dir / "jobs")
     runner = JobRunner(store, executor, "processes.execute:run_job_work", coordinators=settings.job_coordinators)
     return Services(settings, catalog, GraphStore(settings.jobs_dir / "graphs", settings.retention_hours * 3600), store, runner, executor,
                     make_tile_cache(settings.tile_cache, settings.tile_cache_entries),
-                    ThreadPoolExecutor(settings.tile_threads, thread_name_prefix="tiles"))
+                    ThreadPoolExecutor(settings.tile_threads, thread_name_prefix="tiles"), models=model_store)
+
+
+def open_model_store(settings: Settings) -> ModelStore:
+    """The model store operations use in this process, and in the executors' workers (which start
+    later and find it through the environment); operator models are checked and copied in."""
+    store = ModelStore(settings.model_store_dir)
+    os.environ[model_registry.ENV] = str(store.root)
+    model_registry.use(store)
+    load_configured(settings, yaml.safe_load(Path(settings.catalog).read_text()) or {}, store)
+    return store
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

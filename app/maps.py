@@ -20,6 +20,7 @@ from processes.ops import REGISTRY
 
 from . import render
 from .errors import ApiError, NotFound
+from .legend import class_colours, label_colours, legend
 from .services import Services
 
 RENDER_KEYS = {"f", "colormap", "rescale", "bands", "datetime", "filter", "filter-lang", "item", "mosaic",
@@ -158,10 +159,16 @@ def _display_defaults(services: Services, req: MapRequest) -> tuple[str | None, 
 
 
 def render_map(services: Services, req: MapRequest, grid: Grid) -> bytes:
-    """Evaluate the request's graph(s) on the grid and encode the image."""
+    """Evaluate the request's graph(s) on the grid and encode the image (class maps and segments
+    in their categorical colours unless a colormap is asked)."""
     colormap, rescale = _display_defaults(services, req)
     if req.algorithm is None:
         (r,) = evaluate_region([req.base], grid, services.lookup)
+        classes = legend(req.base) if req.colormap is None else None
+        if classes is not None:
+            return render.encode(class_colours(r.data[0], classes), r.mask, req.fmt)
+        if req.colormap is None and isinstance(req.base, ProcessNode) and req.base.process == "segment":
+            return render.encode(label_colours(r.data[0]), r.mask, req.fmt)
         return render.encode(render.colorize(r, rescale, colormap), r.mask, req.fmt)
     if req.blend == 0:
         (a,) = evaluate_region([req.algorithm], grid, services.lookup)

@@ -9,7 +9,9 @@ from processes.engine.errors import UnknownCollection
 from processes.engine.executor import Executor
 from processes.engine.graph import Node, parse_process
 from processes.engine.sources import Source
+from processes.analyses import Context
 from processes.jobs import JobRunner, JobStore
+from processes.models.store import ModelStore
 
 from .catalog import Catalog
 from .settings import Settings
@@ -28,6 +30,7 @@ class Services:
     executor: Executor
     tiles: TileCache
     tile_pool: ThreadPoolExecutor
+    models: ModelStore | None = None  # the model store (set by build_services)
     stac: StacService | None = None  # set by the lifespan once the STAC backend runs
     _nodes: dict[str, Node] = field(default_factory=dict)
 
@@ -47,6 +50,16 @@ class Services:
 
     def lookup(self, cid: str) -> Source:
         return self.catalog.collection(cid)
+
+    def features(self, cid: str) -> list[dict[str, Any]]:
+        """The features of a features collection (KeyError when unknown)."""
+        import json
+
+        doc = json.loads(self.catalog.features[cid].path.read_text())
+        return list(doc.get("features") or [])
+
+    def analysis_context(self, max_pixels: int) -> Context:
+        return Context(self.resolve, self.lookup, self.features, self.models.root, max_pixels)
 
     def virtual_doc(self, cid: str) -> dict[str, Any] | None:
         return self.graphs.get(cid)

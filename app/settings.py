@@ -47,3 +47,9 @@ class Settings(BaseSettings):
     stac_backend: str = Field("embedded", pattern=r"^(embedded|postgres(ql)?://.+)$",
                               description="STAC API backend: 'embedded' (stac-geoparquet + DuckDB, no server) "
                                           "or a postgresql://user:password@host:port/db DSN (pgstac)")
+    models_dir: Path | None = Field(None, description="Model store shared by the workers; default jobs_dir/models")
+    model_files_dir: Path | None = Field(None, description="Folder of ONNX files users may register at POST /models")
+
+    @property
+    def model_store_dir(self) -> Path:
+        return self.models_dir or self.jobs_dir / "models"

@@ -165,7 +165,12 @@ def produce_bytes(node: Node, region: Region | None, wanted: Sequence[str], look
 def run_job_work(process_id: str, request: dict, results_dir: Path, progress: Callable[[int, str], None],
                  executor: Executor) -> dict:
     """The job coordinator's work: its chunks run as tasks of the executor, progress counts the
-    finished ones. (The pixel budget was checked when the job was submitted.)"""
+    finished ones. (The pixel budget was checked when the job was submitted.) An analysis process
+    (e.g. train-model) runs its own work function."""
+    from .analyses import ANALYSES
+
+    if process_id in ANALYSES:
+        return ANALYSES[process_id].work_function()(request, results_dir, progress)
     colls = {k: source_from_dict(v) for k, v in request["collections"].items()}
     node = parse_node(request["graph"], colls.__getitem__)
     r = request.get("region")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .analyses import ANALYSES, Analysis
 from .execute import OUTPUTS
 from .ops import REGISTRY, Operation
 
@@ -38,7 +39,7 @@ OUTPUT_DOCS = {
 }
 
 
-def _param_inputs(op: Operation) -> dict[str, Any]:
+def _param_inputs(op: Operation | Analysis) -> dict[str, Any]:
     schema = op.params.model_json_schema()
     out = {}
     for name, prop in schema.get("properties", {}).items():
@@ -49,7 +50,7 @@ def _param_inputs(op: Operation) -> dict[str, Any]:
     return out
 
 
-def summary(op: Operation, base: str) -> dict[str, Any]:
+def summary(op: Operation | Analysis, base: str) -> dict[str, Any]:
     url = f"{base}/processes/{op.id}"
     return {"id": op.id, "title": op.title, "description": op.description, "version": "1.0.0",
             "keywords": list(op.keywords), "jobControlOptions": CONTROL, "outputTransmission": ["value", "reference"],
@@ -58,16 +59,18 @@ def summary(op: Operation, base: str) -> dict[str, Any]:
                        "type": "application/json", "title": "Execute"}]}
 
 
-def description(op: Operation, base: str) -> dict[str, Any]:
+def description(op: Operation | Analysis, base: str) -> dict[str, Any]:
+    if isinstance(op, Analysis):
+        return summary(op, base) | {"inputs": _param_inputs(op), "outputs": op.outputs}
     inputs: dict[str, Any] = {}
     for name, spec in op.inputs.items():
         kind = "time series collection" if spec.kind == "series" else "raster"
         inputs[name] = {"title": spec.title, "description": f"A {kind}: a local collection, or a nested process.",
-                        "minOccurs": 1, "maxOccurs": 1, "schema": RASTER_INPUT_SCHEMA}
+                        "minOccurs": 0 if spec.optional else 1, "maxOccurs": 1, "schema": RASTER_INPUT_SCHEMA}
     inputs.update(_param_inputs(op))
     inputs.update(REGION)
     return summary(op, base) | {"inputs": inputs, "outputs": OUTPUT_DOCS}
 
 
 def all_summaries(base: str) -> list[dict[str, Any]]:
-    return [summary(op, base) for op in REGISTRY.values()]
+    return [summary(op, base) for op in (*REGISTRY.values(), *ANALYSES.values())]

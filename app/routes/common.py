@@ -7,6 +7,7 @@ from starlette.routing import Route
 
 from .. import openapi
 from ..errors import NotFound
+from ..legend import legend
 from ..negotiate import base_url, document, link, self_links
 from . import collections_meta, coverages, features
 
@@ -71,6 +72,9 @@ def raster_collection(request: Request, cid: str) -> dict:
         graph = s.graphs.get(cid) or {}
         doc["description"] = "Deferred workflow result: computed only where and when a tile or coverage is requested."
         doc["workflow"] = graph.get("graph")
+        classes = legend(s.resolve(cid)) if graph else None
+        if classes is not None:
+            doc["legend"] = classes  # the class map's categorical colours
     links = self_links(url, doc["title"]) + [
         link(f"{url}/map/tiles", REL + "tilesets-map", "application/json", "Map tilesets"),
         link(f"{url}/map/tiles/WebMercatorQuad", REL + "tileset-map", "application/json", "Map tiles (WebMercatorQuad)"),

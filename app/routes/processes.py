@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import tempfile
+from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -13,6 +15,7 @@ from starlette.routing import Route
 from processes.engine.region import check_budget
 from processes.execute import OUTPUTS, job_request, parse_execution, produce_bytes
 from processes.ogc import all_summaries, description
+from processes.analyses import ANALYSES
 from processes.ops import REGISTRY
 
 from processes.jobs import ACTIVE
@@ -29,7 +32,7 @@ CONFORMANCE = [P1 + c for c in ("core", "ogc-process-description", "json", "html
 
 
 def _op(pid: str):
-    op = REGISTRY.get(pid)
+    op = REGISTRY.get(pid) or ANALYSES.get(pid)
     if op is None:
         raise NoSuchProcess(f"unknown process '{pid}'; see /processes")
     return op
@@ -59,6 +62,10 @@ async def execute(request: Request) -> Response:
     if mode not in (None, "collection", "landingPage"):
         raise ApiError("response must be 'collection' or 'landingPage' (or absent)")
     body = await json_body(request)
+    if pid in ANALYSES:
+        if mode is not None:
+            raise ApiError(f"'{pid}' returns a document, not a collection: leave out ?response=")
+        return await _execute_analysis(request, pid, body)
     ex = await run_in_threadpool(parse_execution, pid, body, s.resolve)
     base = base_url(request)
     if mode is not None:  # Part 3: defer everything, answer with where the result can be read
@@ -91,6 +98,27 @@ async def execute(request: Request) -> Response:
             doc[name] = json.loads(data)
         else:
             doc[name] = {"value": base64.b64encode(data).decode(), "encoding": "base64", "mediaType": OUTPUTS[name]}
+    return JSONResponse(doc)
+
+
+async def _execute_analysis(request: Request, pid: str, body) -> Response:
+    """An analysis (e.g. train-model): validated and frozen into a job request, then run as a job
+    (Prefer: respond-async) or in this request within the sync pixel budget."""
+    s = request.app.state.services
+    analysis = ANALYSES[pid]
+    inputs = body.get("inputs", {}) if isinstance(body, dict) else None
+    wants_async = _wants_async(request)
+    budget = s.settings.max_job_pixels if wants_async else s.settings.max_sync_pixels
+    job = await run_in_threadpool(analysis.prepare_request, inputs, s.analysis_context(budget))
+    base = base_url(request)
+    if wants_async:
+        rec = s.jobs.create(pid, job)
+        s.runner.start(rec.jobID)
+        return JSONResponse(rec.status_info() | {"links": job_links(base, rec)}, 201,
+                            headers={"Location": f"{base}/jobs/{rec.jobID}", "Preference-Applied": "respond-async"})
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest = await run_in_threadpool(analysis.work_function(), job, Path(tmp), lambda pct, msg="": None)
+        doc = {name: json.loads((Path(tmp) / entry["file"]).read_text()) for name, entry in manifest.items()}
     return JSONResponse(doc)
 
 

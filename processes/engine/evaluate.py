@@ -8,6 +8,7 @@ one-piece evaluation. Results are dropped as soon as their last consumer has use
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import Callable, Sequence
 
 from ..ops import Raster
@@ -119,9 +120,10 @@ def evaluate(roots: Sequence[Node], grid: Grid, lookup: Lookup) -> list[Raster]:
         if isinstance(node, CollectionNode):
             coll = lookup(node.collection)
             bands = reads.get(node) or node.bands
+            origin = g.origin()
             if series:
-                return coll.read_series(g, bands, node.datetime, node.filter)
-            return coll.read(g, bands, node.datetime, node.filter)
+                return tuple(replace(r, origin=origin) for r in coll.read_series(g, bands, node.datetime, node.filter))
+            return replace(coll.read(g, bands, node.datetime, node.filter), origin=origin)
         op = node.op
         inner = need[node] + op.halo(node.params)
         args = {name: take(child, inner, op.inputs[name].kind == "series") for name, child in node.inputs}
@@ -149,4 +151,4 @@ def _nothing(node: ProcessNode, g: Grid, lookup: Lookup) -> Raster:
     bands = bands_of(node, lookup)
     cx, cy = g.cell_sizes()
     return Raster(np.zeros((len(bands), g.height, g.width), np.float32), np.zeros((g.height, g.width), bool),
-                  bands, cx, cy)
+                  bands, cx, cy, origin=g.origin())

@@ -93,7 +93,7 @@ def _process(pid: str, inputs: Any, resolve: Resolver, path: str, depth: int, co
             raster_inputs[name] = _node(value, resolve, where, depth + 1, counter)
         else:
             params[name] = _literal(value)
-    missing = [n for n in op.inputs if n not in raster_inputs]
+    missing = [n for n, spec in op.inputs.items() if n not in raster_inputs and not spec.optional]
     if missing:
         raise GraphError(f"missing input(s) {', '.join(missing)}", path)
     try:

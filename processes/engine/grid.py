@@ -52,6 +52,12 @@ class Grid:
         t = self.transform
         return Grid(self.crs, Affine(t.a, 0, t.c + col_off * t.a, 0, t.e, t.f + row_off * t.e), width, height)
 
+    def origin(self) -> tuple[int, int]:
+        """(row, col) of the top-left pixel on the global lattice of this cell size: equal pixels of
+        overlapping windows (tiles, chunks, halos) of one resolution get equal indices."""
+        t = self.transform
+        return round(t.f / t.e), round(t.c / t.a)
+
     def xs(self) -> np.ndarray:
         """Pixel-centre x coordinates (cols,)."""
         return self.transform.c + (np.arange(self.width) + 0.5) * self.transform.a

@@ -27,6 +27,9 @@ class Raster:
     cell_x: np.ndarray  # (rows,) metres
     cell_y: np.ndarray  # (rows,) metres
     datetime: str | None = None
+    # (row, col) of the top-left pixel on its grid's global lattice (the grid origin divided by the
+    # cell size), so operations that label objects (segment) give the same label in every window
+    origin: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.data.ndim != 3 or self.data.shape[0] != len(self.band_names):
@@ -50,8 +53,9 @@ class Raster:
         if margin == 0:
             return self
         s = slice(margin, -margin)
+        origin = None if self.origin is None else (self.origin[0] + margin, self.origin[1] + margin)
         return replace(self, data=self.data[:, s, s], mask=self.mask[s, s],
-                       cell_x=self.cell_x[s], cell_y=self.cell_y[s])
+                       cell_x=self.cell_x[s], cell_y=self.cell_y[s], origin=origin)
 
 
 Series = tuple[Raster, ...]
@@ -69,6 +73,7 @@ class Input:
     title: str
     kind: InputKind = "raster"
     bands: int | None = None  # required band count, None = any
+    optional: bool = False  # may be left out of the request (e.g. the 3rd..8th rasters of a stack)
 
 
 @dataclass(frozen=True)

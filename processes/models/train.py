@@ -1,0 +1,246 @@
+"""The `train-model` process: fit a classifier (random forest, histogram gradient boosting,
+k-nearest neighbours) on labelled polygons, or a k-means clusterer on a region, over a feature
+stack that is itself a deferred graph; store it as ONNX with its STAC/MLM item and accuracy report.
+
+`prepare` (in the web worker) checks everything that can be checked without reading pixels
+(the stack graph, the labels, classes and polygon counts, the pixel budget) so bad requests are
+400s, and freezes the selected features and collections into a job request. `run` (in a job
+worker) evaluates the stack over the labelled area in chunks, draws the samples, splits them
+by polygon, fits, converts, validates on the held-out polygons and stores the model atomically.
+"""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Literal, Mapping
+
+import numpy as np
+import shapely
+import sklearn
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..engine.errors import GraphError
+from ..engine.executor import make_executor
+from ..engine.graph import canonical, collections_of, output_bands, parse_node
+from ..engine.grid import Grid
+from ..engine.reader import dataset_info
+from ..engine.region import check_budget, evaluate_region
+from ..engine.sources import Source, source_from_dict
+from ..ops._models import ModelClass
+from . import samples as S
+from .convert import to_onnx_bytes
+from .metrics import accuracy_report
+from .mlm import build_item, colour, properties
+from .store import ModelStore
+
+Method = Literal["random_forest", "gradient_boosting", "knn", "kmeans"]
+ARCHITECTURE = {"random_forest": "RandomForestClassifier", "gradient_boosting": "HistGradientBoostingClassifier",
+                "knn": "StandardScaler+KNeighborsClassifier", "kmeans": "KMeans"}
+FeaturesResolver = Callable[[str], list[dict[str, Any]]]
+
+
+class TrainParams(BaseModel):
+    """Inputs of `train-model` (see each field)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    method: Method = Field("random_forest", description="Classifier, or 'kmeans' for an unsupervised clusterer")
+    data: dict[str, Any] = Field(..., description="The feature stack: a collection or a (nested) process, "
+                                 "e.g. a stack of NDVI composites of several dates")
+    features: dict[str, Any] | None = Field(None, description="Labelled polygons: {\"collection\": id, \"bbox\": [...]} "
+                                            "or inline GeoJSON (classifiers)")
+    label: str = Field("crop_type", min_length=1, description="Feature property holding each polygon's class")
+    bbox: tuple[float, float, float, float] | None = Field(None, description="Region (CRS84): kmeans samples it; "
+                                                           "classifiers keep the features inside it")
+    resolution: float | None = Field(None, gt=0, description="Sampling pixel size in the stack's CRS units; "
+                                     "default the data's native resolution")
+    max_samples: int = Field(20_000, ge=100, le=500_000, description="Training pixels at most, shared equally by the classes")
+    max_validation: int = Field(20_000, ge=100, le=500_000, description="Validation pixels at most")
+    validation_fraction: float = Field(0.3, gt=0, lt=1, description="Share of each class's polygons held out")
+    min_samples: int = Field(20, ge=1, description="Fewest pixels a class may have")
+    trees: int = Field(100, ge=1, le=1000, description="Trees (random forest) or boosting iterations")
+    max_depth: int | None = Field(None, ge=1, le=64, description="Tree depth limit")
+    neighbours: int = Field(5, ge=1, le=200, description="k of k-nearest neighbours")
+    clusters: int = Field(8, ge=2, le=64, description="k of k-means")
+    seed: int = Field(0, ge=0, description="Random seed (sampling, split, fitting)")
+    name: str | None = Field(None, min_length=1, max_length=100, description="Title of the model")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "model"
+
+
+def select_features(value: Mapping[str, Any], features: FeaturesResolver, bbox) -> list[dict[str, Any]]:
+    """A features collection reference (optionally cut by bbox) or inline GeoJSON.
+    (The zonal engine's `select_features`, with CQL2 filters, replaces this when it lands.)"""
+    if "collection" in value or "href" in value:
+        unknown = sorted(set(value) - {"collection", "href", "bbox"})
+        if unknown:
+            raise GraphError(f"unknown key(s) {unknown}", "train-model.inputs.features")
+        cid = str(value.get("collection") or value.get("href")).rstrip("/").rsplit("/", 1)[-1]
+        try:
+            feats = features(cid)
+        except KeyError:
+            raise GraphError(f"unknown features collection '{cid}'", "train-model.inputs.features") from None
+        bbox = value.get("bbox") or bbox
+    elif value.get("type") == "FeatureCollection":
+        feats = list(value.get("features") or [])
+    elif value.get("type") == "Feature":
+        feats = [value]
+    else:
+        raise GraphError("expected {\"collection\": id} or a GeoJSON FeatureCollection", "train-model.inputs.features")
+    if bbox:
+        box = shapely.box(*bbox)
+        feats = [f for f in feats if f.get("geometry") and shapely.from_geojson(json.dumps(f["geometry"])).intersects(box)]
+    return feats
+
+
+def _grid(node, lookup: Callable[[str], Source], bounds84, resolution: float | None) -> Grid:
+    """A grid over `bounds84` in the CRS of the stack's first collection, at its native resolution
+    (or `resolution`), aligned to that resolution."""
+    from rasterio.warp import transform_bounds
+
+    cid = sorted(collections_of(node))[0]
+    info = dataset_info(lookup(cid).select()[0].assets[0].href)
+    res = resolution or abs(info.levels[0].transform[0])
+    w, s, e, n = transform_bounds("OGC:CRS84", info.crs, *bounds84, densify_pts=21)
+    w, s = np.floor(w / res) * res, np.floor(s / res) * res
+    e, n = np.ceil(e / res) * res, np.ceil(n / res) * res
+    width, height = int(round((e - w) / res)), int(round((n - s) / res))
+    if width * height > 64_000_000:
+        raise GraphError(f"the training area would be {width} x {height} pixels; use a coarser resolution "
+                         "or fewer/closer features", "train-model.inputs.resolution")
+    return Grid.from_bounds(info.crs, (w, s, e, n), width, height)
+
+
+def _params(inputs: Any) -> TrainParams:
+    if not isinstance(inputs, Mapping):
+        raise GraphError("'inputs' must be an object", "train-model")
+    try:
+        return TrainParams(**{k: (v["value"] if isinstance(v, Mapping) and set(v) == {"value"} else v)
+                              for k, v in inputs.items()})
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        raise GraphError(err["msg"], f"train-model.inputs.{loc}") from None
+
+
+def prepare(inputs: Any, ctx) -> dict[str, Any]:
+    """A self-contained job request (`ctx`: analyses.Context), or a 400-class error naming the problem."""
+    resolve, lookup, features = ctx.resolve, ctx.lookup, ctx.features
+    p = _params(inputs)
+    node = parse_node(p.data, resolve, "train-model.inputs.data")
+    bands = output_bands(node, resolve)
+    request: dict[str, Any] = {"params": p.model_dump(mode="json"), "graph": canonical(node), "bands": list(bands),
+                               "collections": {c: lookup(c).to_dict() for c in sorted(collections_of(node))},
+                               "store": str(ctx.models_dir),
+                               "model_id": f"{_slug(p.name or p.method)}-{uuid.uuid4().hex[:8]}"}
+    if p.method == "kmeans":
+        if p.bbox is None:
+            raise GraphError("kmeans needs a bbox: the region whose pixels it is fitted on", "train-model.inputs.bbox")
+        grid = _grid(node, lookup, p.bbox, p.resolution)
+        request["classes"] = [[k + 1, f"cluster {k + 1}", colour(k)] for k in range(p.clusters)]
+    else:
+        if p.features is None:
+            raise GraphError("a classifier needs labelled 'features'", "train-model.inputs.features")
+        feats = select_features(p.features, features, p.bbox)
+        values = sorted({str(v) for f in feats if (v := (f.get("properties") or {}).get(p.label)) is not None})
+        if not values:
+            raise S.SampleError(f"no feature has the label property '{p.label}'")
+        codes = {v: i + 1 for i, v in enumerate(values)}
+        bounds = shapely.total_bounds([shapely.from_geojson(json.dumps(f["geometry"])) for f in feats if f.get("geometry")])
+        grid = _grid(node, lookup, tuple(bounds), p.resolution)
+        lab = S.labelled(feats, p.label, codes, grid.crs)
+        S.check_counts(S.interior_cells(lab, grid), lab, {c: v for v, c in codes.items()}, p.min_samples)
+        request["features"] = feats
+        request["classes"] = [[c, v, colour(c - 1)] for v, c in codes.items()]
+    check_budget([node], grid, ctx.max_pixels, lookup)
+    request["grid"] = {"crs": grid.crs, "bounds": list(grid.bounds), "width": grid.width, "height": grid.height}
+    return request
+
+
+def _estimator(p: TrainParams):
+    from sklearn.cluster import KMeans
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if p.method == "random_forest":
+        return RandomForestClassifier(p.trees, max_depth=p.max_depth, n_jobs=1, random_state=p.seed)
+    if p.method == "gradient_boosting":
+        return HistGradientBoostingClassifier(max_iter=p.trees, max_depth=p.max_depth, random_state=p.seed)
+    if p.method == "knn":
+        return make_pipeline(StandardScaler(), KNeighborsClassifier(p.neighbours))
+    return KMeans(p.clusters, n_init=4, random_state=p.seed)
+
+
+def run(request: Mapping[str, Any], progress: Callable[[int, str], None] = lambda pct, msg: None) -> dict[str, Any]:
+    """Train, validate and store; returns {"id", "report"}."""
+    p = TrainParams(**request["params"])
+    colls = {k: source_from_dict(v) for k, v in request["collections"].items()}
+    node = parse_node(request["graph"], colls.__getitem__)
+    g = request["grid"]
+    grid = Grid.from_bounds(g["crs"], tuple(g["bounds"]), g["width"], g["height"])
+    classes = tuple(ModelClass(int(v), str(n), str(c)) for v, n, c in request["classes"])
+    progress(5, "evaluating the feature stack")
+    (stack,) = evaluate_region([node], grid, colls, make_executor("inline"), 512)
+    x = stack.data.reshape(stack.data.shape[0], -1).T
+    valid = stack.mask.ravel() & np.isfinite(x).all(1)
+    rng = np.random.default_rng(p.seed)
+    progress(50, "drawing samples")
+    if p.method == "kmeans":
+        cells = np.flatnonzero(valid)
+        if len(cells) < p.clusters * p.min_samples:
+            raise S.SampleError(f"too few samples: {len(cells)} valid pixels in the bbox for {p.clusters} clusters")
+        take = rng.choice(cells, min(len(cells), p.max_samples), replace=False)
+        est = _estimator(p).fit(x[take])
+        report = {"inertia": float(est.inertia_), "samples": int(len(take)),
+                  "cluster_sizes": np.bincount(est.labels_, minlength=p.clusters).tolist()}
+    else:
+        codes = {c.name: c.value for c in classes}
+        lab = S.labelled(request["features"], p.label, codes, grid.crs)
+        cells = S.interior_cells(lab, grid)
+        held = S.split_polygons(lab.labels, p.validation_fraction, rng)
+        tc, ty, _ = S.draw(cells, lab.labels, ~held, valid, p.max_samples // len(classes), rng)
+        vc, vy, vg = S.draw(cells, lab.labels, held, valid, p.max_validation // len(classes), rng)
+        names = {c.value: c.name for c in classes}
+        for v in names:
+            if (ty == v).sum() < p.min_samples:
+                raise S.SampleError(f"too few samples: class '{names[v]}' has {(ty == v).sum()} valid training "
+                                    f"pixels (at least {p.min_samples}); clouds or no data may cover its polygons")
+        progress(60, f"fitting on {len(tc)} pixels")
+        est = _estimator(p).fit(x[tc], ty)
+        pred = est.predict(x[vc])
+        report = accuracy_report(vy, pred, classes, len(np.unique(vg)),
+                                 {"pixels": int(len(tc)), "polygons": int((~held).sum())})
+        report["held_out_polygons"] = [lab.ids[i] for i in np.flatnonzero(held)]
+    progress(90, "storing the model")
+    onnx = to_onnx_bytes(est, x.shape[1])
+    kind = "clusterer" if p.method == "kmeans" else "classifier"
+    props = properties(p.name or request["model_id"], ARCHITECTURE[p.method], kind, request["bands"], classes,
+                       "scikit-learn", sklearn.__version__, len(onnx), None)
+    created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    from rasterio.warp import transform_bounds
+
+    bbox = transform_bounds(grid.crs, "OGC:CRS84", *grid.bounds, densify_pts=21)
+    extra = {"title": p.name or f"{ARCHITECTURE[p.method]} ({request['model_id']})",
+             "geodeferred:training": {"params": request["params"], "graph": request["graph"]}}
+    outputs = {"label": "label", "scores": "scores" if p.method == "kmeans" else "probabilities"}
+    if "overall_accuracy" in report:
+        extra["geodeferred:accuracy"] = {"overall_accuracy": report["overall_accuracy"], "kappa": report["kappa"]}
+    item = build_item(request["model_id"], props, kind, bbox, created, extra, outputs=outputs)
+    ModelStore(request["store"]).put(request["model_id"], onnx, item, report)
+    return {"id": request["model_id"], "report": report}
+
+
+def run_job_work(request: dict, results_dir: Path, progress: Callable[[int, str], None]) -> dict:
+    """Job work: train and write the model reference and report as the job's one JSON result."""
+    out = run(request, progress)
+    (results_dir / "model.json").write_text(json.dumps(out))
+    progress(100, "done")
+    return {"model": {"file": "model.json", "mediaType": "application/json"}}
+
+
