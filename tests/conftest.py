@@ -17,6 +17,15 @@ from starlette.testclient import TestClient
 TEST_DEM_WIDTH = 720
 
 
+def pytest_configure(config) -> None:
+    """One model store for every app the session builds (GEODEFERRED_MODELS_DIR is also what the
+    executors' worker processes read, and they are shared by the session's apps)."""
+    import os
+    import tempfile
+
+    os.environ.setdefault("GEODEFERRED_MODELS_DIR", tempfile.mkdtemp(prefix="geodeferred-models-"))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -204,7 +204,7 @@ def run(request: Mapping[str, Any], progress: Callable[[int, str], None] = lambd
         lab = S.labelled(request["features"], p.label, codes, grid.crs)
         cells = S.interior_cells(lab, grid)
         held = S.split_polygons(lab.labels, p.validation_fraction, rng)
-        tc, ty, _ = S.draw(cells, lab.labels, ~held, valid, p.max_samples // len(classes), rng)
+        tc, ty, tg = S.draw(cells, lab.labels, ~held, valid, p.max_samples // len(classes), rng)
         vc, vy, vg = S.draw(cells, lab.labels, held, valid, p.max_validation // len(classes), rng)
         names = {c.value: c.name for c in classes}
         for v in names:
@@ -215,7 +215,7 @@ def run(request: Mapping[str, Any], progress: Callable[[int, str], None] = lambd
         est = _estimator(p).fit(x[tc], ty)
         pred = est.predict(x[vc])
         report = accuracy_report(vy, pred, classes, len(np.unique(vg)),
-                                 {"pixels": int(len(tc)), "polygons": int((~held).sum())})
+                                 {"pixels": int(len(tc)), "polygons": int(len(np.unique(tg)))})
         report["held_out_polygons"] = [lab.ids[i] for i in np.flatnonzero(held)]
     progress(90, "storing the model")
     onnx = to_onnx_bytes(est, x.shape[1])
