@@ -34,11 +34,12 @@ class Analysis:
     id: str
     title: str
     description: str
-    params: type[BaseModel]
+    params: type[BaseModel] | None  # None: inputs described by `inputs`
     outputs: dict[str, dict[str, Any]]
     prepare: str  # "module:function": prepare(inputs, Context) -> job request (raises 400-class errors)
     work: str  # "module:function": work(request, results_dir, progress) -> manifest
     keywords: tuple[str, ...] = ()
+    rasters: dict[str, tuple[str, int]] | None = None  # raster inputs (title, minOccurs) when params is None
 
     def prepare_request(self, inputs: Any, ctx: Context) -> dict[str, Any]:
         return _load(self.prepare)(inputs, ctx)
@@ -60,4 +61,11 @@ ANALYSES: MappingProxyType[str, Analysis] = MappingProxyType({a.id: a for a in (
              TrainParams, {"model": {"title": "The stored model's id and its accuracy report",
                                      "schema": {"type": "object", "contentMediaType": "application/json"}}},
              "processes.models.train:prepare", "processes.models.train:run_job_work", ("machine learning", "training", "classification", "k-means")),
+    Analysis("segment-features", "Segments as features",
+             "The segments of a region (a segment process) as GeoJSON polygons with per-segment pixel count, "
+             "area and the mean of each band of an optional feature stack (`data`).",
+             None, {"segments": {"title": "Segments (GeoJSON FeatureCollection, CRS84)",
+                                 "schema": {"type": "object", "contentMediaType": "application/geo+json"}}},
+             "processes.objects:prepare", "processes.objects:run_job_work", ("segmentation", "features", "objects"),
+             {"segments": ("A segment process", 1), "data": ("Bands whose means each segment gets", 0)}),
 )})

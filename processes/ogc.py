@@ -61,7 +61,11 @@ def summary(op: Operation | Analysis, base: str) -> dict[str, Any]:
 
 def description(op: Operation | Analysis, base: str) -> dict[str, Any]:
     if isinstance(op, Analysis):
-        return summary(op, base) | {"inputs": _param_inputs(op), "outputs": op.outputs}
+        if op.params is not None:
+            return summary(op, base) | {"inputs": _param_inputs(op), "outputs": op.outputs}
+        rasters = {name: {"title": title, "minOccurs": low, "maxOccurs": 1, "schema": RASTER_INPUT_SCHEMA}
+                   for name, (title, low) in (op.rasters or {}).items()}
+        return summary(op, base) | {"inputs": rasters | REGION, "outputs": op.outputs}
     inputs: dict[str, Any] = {}
     for name, spec in op.inputs.items():
         kind = "time series collection" if spec.kind == "series" else "raster"

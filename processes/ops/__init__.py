@@ -4,14 +4,14 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from . import (aspect, classify, cluster, composite, difference, expression, hillshade, mask, normalized_difference,
-               reclassify, segment, slope, stack, threshold)
+               reclassify, segment, segment_mean, slope, stack, threshold)
 from ._base import Input, Operation, Params, Raster, Series
 
 REGISTRY: MappingProxyType[str, Operation] = MappingProxyType(
     {m.OPERATION.id: m.OPERATION for m in (
         hillshade, slope, aspect,
         expression, normalized_difference, threshold, reclassify, mask, composite, difference,
-        stack, classify, cluster, segment,
+        stack, classify, cluster, segment, segment_mean,
     )}
 )
 

@@ -14,7 +14,8 @@ from processes.models.store import ModelStore
 from tests.model_util import synthetic
 
 from .conftest import STACK, STACK_BANDS
-from .test_classify_api import REGION, execute
+from .conftest import region
+from .test_classify_api import execute
 
 CLASSES = [{"value": 1, "name": "low"}, {"value": 2, "name": "mid"}, {"value": 3, "name": "high"}]
 
@@ -36,14 +37,14 @@ def operator_client(settings, folder):
         yield c
 
 
-def test_register_an_operator_file_and_apply_it(operator_client):
+def test_register_an_operator_file_and_apply_it(operator_client, clear_block):
     body = {"id": "operator-rf", "file": "rf.onnx", "bands": STACK_BANDS, "classes": CLASSES,
             "output": "label", "scores": "probabilities"}
     r = operator_client.post("/models", json=body)
     assert r.status_code == 201, r.text
     item = operator_client.get("/models/operator-rf").json()
     assert item["properties"]["mlm:input"][0]["bands"] == STACK_BANDS
-    codes = execute(operator_client, "classify", {"data": STACK, "model": "operator-rf"})[0]
+    codes = execute(operator_client, "classify", {"data": STACK, "model": "operator-rf"}, clear_block)[0]
     assert set(np.unique(codes[np.isfinite(codes)])) <= {1.0, 2.0, 3.0}
 
 
@@ -69,7 +70,7 @@ def test_catalog_models_are_checked_at_start(settings, folder, tmp_path):
         load_configured(settings, bad, store)
 
 
-def test_region_in_one_request_uses_the_registered_model(operator_client):
+def test_region_in_one_request_uses_the_registered_model(operator_client, clear_block):
     r = operator_client.post("/processes/classify/execution",
-                             json={"inputs": {"data": STACK, "model": "operator-rf", **REGION}, "outputs": {"statistics": {}}})
+                             json={"inputs": {"data": STACK, "model": "operator-rf", **region(clear_block)}, "outputs": {"statistics": {}}})
     assert r.status_code == 200 and r.json()["class"]["count"] > 0

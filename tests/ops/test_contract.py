@@ -29,6 +29,7 @@ EXAMPLES = {
     "classify": ({"data": ("B04", "B08")}, {"model": "contract-rf"}),
     "cluster": ({"data": ("B04", "B08")}, {"model": "contract-kmeans"}),
     "segment": ({"data": ("B04", "B08")}, {"size": 4}),
+    "segment_mean": ({"data": ("B04", "B08"), "segments": ("segment",)}, {}),
 }
 
 
