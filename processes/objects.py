@@ -19,7 +19,6 @@ from pyproj import Transformer
 from rasterio.features import shapes
 
 from .engine.errors import GraphError
-from .engine.executor import make_executor
 from .engine.graph import ProcessNode, canonical, collections_of, output_bands, parse_node
 from .engine.region import check_budget, evaluate_region
 from .engine.sources import source_from_dict
@@ -58,7 +57,7 @@ def features(request: Mapping[str, Any]) -> dict[str, Any]:
     nodes = [parse_node(g, colls.__getitem__) for g in request["graphs"]]
     r = request["region"]
     grid = Region(r["crs"], tuple(r["bbox"]), r["width"], r["height"]).grid()
-    rasters = evaluate_region(nodes, grid, colls, make_executor("inline"), 512)
+    rasters = evaluate_region(nodes, grid, colls.__getitem__, chunk=512)
     seg = rasters[0]
     labels = seg.data[0]
     valid = seg.mask

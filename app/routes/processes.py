@@ -112,11 +112,13 @@ async def _execute_analysis(request: Request, pid: str, body) -> Response:
     job = await run_in_threadpool(analysis.prepare_request, inputs, s.analysis_context(budget))
     base = base_url(request)
     if wants_async:
+        if len(s.jobs.list(status=ACTIVE)) >= s.settings.max_active_jobs:
+            raise Overloaded("too many jobs are waiting or running; retry later", {"Retry-After": "30"})
         rec = s.jobs.create(pid, job)
         s.runner.start(rec.jobID)
         return JSONResponse(rec.status_info() | {"links": job_links(base, rec)}, 201,
                             headers={"Location": f"{base}/jobs/{rec.jobID}", "Preference-Applied": "respond-async"})
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, load.computing(s.settings.max_sync_executions, "executions", retry_after=5):
         manifest = await run_in_threadpool(analysis.work_function(), job, Path(tmp), lambda pct, msg="": None)
         doc = {name: json.loads((Path(tmp) / entry["file"]).read_text()) for name, entry in manifest.items()}
     return JSONResponse(doc)

@@ -23,7 +23,6 @@ import sklearn
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..engine.errors import GraphError
-from ..engine.executor import make_executor
 from ..engine.graph import canonical, collections_of, output_bands, parse_node
 from ..engine.grid import Grid
 from ..engine.reader import dataset_info
@@ -186,7 +185,7 @@ def run(request: Mapping[str, Any], progress: Callable[[int, str], None] = lambd
     grid = Grid.from_bounds(g["crs"], tuple(g["bounds"]), g["width"], g["height"])
     classes = tuple(ModelClass(int(v), str(n), str(c)) for v, n, c in request["classes"])
     progress(5, "evaluating the feature stack")
-    (stack,) = evaluate_region([node], grid, colls, make_executor("inline"), 512)
+    (stack,) = evaluate_region([node], grid, colls.__getitem__, chunk=512)
     x = stack.data.reshape(stack.data.shape[0], -1).T
     valid = stack.mask.ravel() & np.isfinite(x).all(1)
     rng = np.random.default_rng(p.seed)

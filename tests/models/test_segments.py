@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import shapely
 
-from processes.engine.executor import make_executor
 from processes.engine.graph import parse_node
 from processes.engine.grid import Grid
 from processes.engine.region import evaluate_region
@@ -32,8 +31,8 @@ def test_two_by_two_chunks_match_one_piece(client, clear_block, method):
     w, south = clear_block[:2]
     grid = Grid.from_bounds("EPSG:32631", (w, south, w + 2560, south + 2560), 256, 256)
     colls = {"sentinel2": s.lookup("sentinel2")}
-    (whole,) = evaluate_region([node], grid, colls, make_executor("inline"), 256)
-    (tiled,) = evaluate_region([node], grid, colls, make_executor("inline"), 128)
+    (whole,) = evaluate_region([node], grid, colls.__getitem__, chunk=256)
+    (tiled,) = evaluate_region([node], grid, colls.__getitem__, chunk=128)
     a, b = whole.data[0], tiled.data[0]
     differ = 1 - (a == b)[whole.mask].mean()
     na, nb = len(np.unique(a[whole.mask])), len(np.unique(b[whole.mask]))
