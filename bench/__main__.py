@@ -36,6 +36,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--skip-mosaic", action="store_true", help="skip the Sentinel-2 mosaic group")
     p.add_argument("--mosaic-only", action="store_true",
                    help="only the Sentinel-2 mosaic group (no large DEM needed; about 2-3 min)")
+    p.add_argument("--skip-ml", action="store_true", help="skip the classification benchmark (bench/ml.py)")
     a = p.parse_args(argv)
     a.count = a.count or (120 if a.quick else 600)
     a.seconds = a.seconds or (5.0 if a.quick else 20.0)
@@ -256,6 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     if scenes is not None:
         print("Mosaic group (12-date median composites and a single scene, ours and titiler)", flush=True)
         results["mosaic"] = mosaic_group.run(data, scenes, a.quick)
+    if not (a.skip_ml or a.mosaic_only):
+        from . import ml
+
+        print("Classification", flush=True)
+        results["ml"] = ml.run()
+        ml.print_report(results["ml"])
     results["targets"] = (targets(rows, ip) if rows or ip else []) + (
         mosaic_group.targets(results["mosaic"]) if "mosaic" in results else [])
     results["seconds"] = {"data": round(t_data, 1), "total": round(time.perf_counter() - t0, 1)}
