@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from rasterio.warp import transform_bounds
 import pytest
 
 from processes.models.mlm import validate_item
@@ -117,3 +118,25 @@ def test_bad_training_inputs_are_400s(client):
     r = post(client, method="kmeans")
     assert r.status_code == 400 and "bbox" in r.json()["detail"]
     assert json.loads(r.text)["type"].startswith("http")
+
+
+def test_kmeans_fitted_once_gives_the_same_clusters_everywhere(client, clear_block):
+    """k-means fitted once on a region's pixels (bounded sample), stored as a clusterer and applied
+    by the cluster process (numbers 1..k; tile-independence is tested in tests/ops/test_classify.py)."""
+    from processes.outputs import read_geotiff_bytes
+
+    from .conftest import region
+
+    bbox84 = list(transform_bounds("EPSG:32631", "OGC:CRS84", *clear_block))
+    st, result = train(client, method="kmeans", features=None, bbox=bbox84, clusters=4, max_samples=2000)
+    assert st["status"] == "successful", st
+    model = result["model"]
+    assert sum(model["report"]["cluster_sizes"]) == model["report"]["samples"] == 2000
+    item = client.get(f"/models/{model['id']}").json()
+    assert item["properties"]["geodeferred:kind"] == "clusterer"
+    r = client.post("/processes/cluster/execution", json={"inputs": {"data": STACK, "model": model["id"],
+                                                                       **region(clear_block)}})
+    assert r.status_code == 200, r.text
+    clusters = read_geotiff_bytes(r.content)[0][0]
+    assert set(np.unique(clusters[np.isfinite(clusters)])) <= {1.0, 2.0, 3.0, 4.0}
+    assert len(np.unique(clusters[np.isfinite(clusters)])) >= 2
