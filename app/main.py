@@ -10,12 +10,12 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
+from demodata import build_demo_data
 from processes.engine.executor import make_executor
 from processes.jobs import JobRunner, JobStore
 
 from . import errors, housekeeping
 from .catalog import load_catalog
-from .demo_data import build_demo_data
 from .routes import common, coverages, features, health, jobs, processes, stac, tiles
 from .services import Services
 from .settings import Settings
@@ -30,7 +30,8 @@ log = logging.getLogger("geodeferred")
 def build_services(settings: Settings) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.jobs_dir.mkdir(parents=True, exist_ok=True)
-    demo = build_demo_data(settings.data_dir, dem_width=settings.dem_width) if settings.build_demo_data else {}
+    demo = build_demo_data(settings.data_dir, size=settings.demo_size, dem_width=settings.dem_width) \
+        if settings.build_demo_data else {}
     catalog = load_catalog(settings, demo)
     executor = make_executor(settings.executor)
     store = JobStore(settings.jobs_dir / "jobs")

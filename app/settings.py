@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,9 @@ class Settings(BaseSettings):
     data_dir: Path = ROOT / "var" / "data"
     jobs_dir: Path = ROOT / "var" / "jobs"
     dem_width: int = Field(4320, ge=64, description="Width of the generated demo DEM (height is half)")
+    demo_size: Literal["default", "large"] = Field(
+        "default", description="Demo AOI: 'default' (10 km, ~290 parcels, built at first start) or 'large' "
+        "(41 km, ~6,000 parcels, for benchmarks)")
     build_demo_data: bool = True
     executor: str = Field("process:2", description="'inline', 'process[:N]', 'dask://host:port'")
     tile_threads: int = Field(2, ge=1, le=64, description="Threads rendering tiles in each web worker: more "
