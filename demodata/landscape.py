@@ -177,7 +177,7 @@ def fires() -> tuple[Fire, ...]:
 # (id, name, designation, established, centre (world metres | lon/lat), radii (m), angle (deg))
 LOCAL_SITES = [
     ("PS01", "Garrigues de la Combe Rousse", "Natura 2000 SAC", "2006-12-12", (7_300.0, 7_400.0), (1_150.0, 750.0), 20.0),
-    ("PS02", "Bois Noir Nature Reserve", "Nature Reserve", "1994-05-30", (8_900.0, 5_800.0), (750.0, 550.0), -10.0),
+    ("PS02", "Bois Noir Nature Reserve", "Nature Reserve", "1994-05-30", (9_200.0, 6_900.0), (750.0, 550.0), -10.0),
     ("PS03", "Gorges de l'Aiguebelle", "Natura 2000 SPA", "2004-03-01", (8_600.0, 2_100.0), (950.0, 600.0), 60.0),
     ("PS04", "Etang des Salines", "Ramsar Site", "2011-02-02", (1_350.0, 8_100.0), (475.0, 350.0), 25.0),
     ("PS05", "Plateau des Cades", "Regional Nature Park core zone", "2015-09-18", (9_150.0, 9_100.0), (700.0, 600.0), 0.0),

@@ -56,6 +56,12 @@ def jitter(key: tuple[int, int], year: int) -> tuple[float, float, float]:
     return float(rng.normal(0.0, 6.0)), float(rng.uniform(-0.05, 0.03)), float(rng.uniform(-0.12, 0.12))
 
 
+@lru_cache(maxsize=200_000)
+def soil_brightness(key: tuple[int, int]) -> float:
+    """Brightness of a field's soil (moisture, organic matter, tillage): 0.65 (dark) to 1.15."""
+    return float(np.random.default_rng([SEED + 1, key[0], key[1]]).uniform(0.65, 1.15))
+
+
 def _crop(c: Calendar, t: float, dg: float, ds: float) -> tuple[float, float]:
     gmax, stub = c.gmax + dg, min(max(c.stubble + ds, 0.1), 0.8)
     if c.sow is not None and t >= c.sow:  # autumn-sown: bare seedbed, then a slowly greening crop

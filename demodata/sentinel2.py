@@ -102,7 +102,8 @@ def static_layers(win: L.Window) -> dict[str, np.ndarray]:
         "tone": _noise(win, 240.0, S2_SEED + 3, octaves=2),  # smooth: sharp texture bloats the COGs
         "soil_tone": 1.0 + 0.10 * _noise(win, 400.0, S2_SEED + 4),
         "deciduous": np.clip(_noise(win, 600.0, S2_SEED + 7) * 2.0 + 0.3, 0.0, 1.0),
-        "severity": np.clip(0.80 + 0.45 * _noise(win, 300.0, S2_SEED + 8, octaves=2), 0.45, 1.0),
+        "severity": np.clip(0.93 + 0.25 * _noise(win, 300.0, S2_SEED + 8, octaves=2), 0.8, 1.0),
+        "soil_brightness": np.array([1.0] + [phenology.soil_brightness(p.key) for p in L.parcels(win)], np.float32),
         "urban": lc == URBAN, "water": lc == WATER, "forest": lc == FOREST, "grassland": lc == GRASSLAND,
         "cropland": lc == CROPLAND, "bare": lc == BARE, "land": ~np.isin(lc, (URBAN, WATER)),
         "urban_tone": 1.0 + 0.10 * _noise(win, 60.0, S2_SEED + 5),
@@ -136,10 +137,10 @@ def surface_weights(win: L.Window, d: date) -> np.ndarray:
     forest[m] = canopy
     dry[m] = 1.0 - canopy
 
-    g = 0.22 + 0.33 * _season(doy, 110, 55) + 0.12 * _season(doy, 300, 35)
+    g = 0.36 + 0.18 * _season(doy, 110, 55) + 0.08 * _season(doy, 300, 35)  # evergreen shrubs + grass
     m = st["grassland"]
     green[m] = g + 0.06 * tone[m]
-    dry[m] = 0.15 + 0.45 * _season(doy, 215, 45)
+    dry[m] = 0.12 + 0.25 * _season(doy, 215, 45)
 
     m = st["cropland"]
     pg, pd = parcel_cover(win, d)
@@ -151,6 +152,8 @@ def surface_weights(win: L.Window, d: date) -> np.ndarray:
     land = st["land"]
     np.clip(w[:3], 0.0, 1.0, out=w[:3])
     w[3] = np.maximum(1.0 - w[0] - w[1] - w[2], 0.0) * land  # the rest is soil
+    m = st["cropland"]
+    w[3][m] *= st["soil_brightness"][pidx[m]]
     w[5] = st["urban_tone"] * st["urban"]
     w[6] = st["water_tone"] * st["water"]
     for fire, burned in zip(L.fires(), fire_masks(win)):

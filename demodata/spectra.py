@@ -1,7 +1,7 @@
 """Sentinel-2 MSI bands and the end-member spectra the demo surfaces are mixed from.
 
 Reflectances are typical library values (green canopy with its red edge, a darker forest canopy,
-senescent vegetation / straw stubble, a Mediterranean soil, fresh char, water, roofs and roads,
+senescent vegetation / straw stubble, a Mediterranean soil, fresh char and ash, water, roofs and roads,
 thick cloud, cirrus), so indices behave as on real L2A data: a green crop or forest has NDVI 0.8
 and NBR 0.6; char drops NIR and raises SWIR (NBR below 0); stubble also drops NIR and raises SWIR,
 but keeps a bright visible and red-edge signal (NBR near 0): harvest moves NBR like a fire, only
@@ -30,7 +30,7 @@ GREEN = np.array([0.030, 0.075, 0.035, 0.120, 0.330, 0.420, 0.450, 0.470, 0.230,
 FOREST = np.array([0.022, 0.045, 0.024, 0.075, 0.210, 0.270, 0.300, 0.310, 0.140, 0.060], np.float32)
 DRY = np.array([0.085, 0.125, 0.165, 0.205, 0.245, 0.270, 0.290, 0.300, 0.385, 0.290], np.float32)
 SOIL = np.array([0.080, 0.115, 0.160, 0.195, 0.220, 0.240, 0.255, 0.265, 0.340, 0.300], np.float32)
-CHAR = np.array([0.035, 0.042, 0.050, 0.062, 0.075, 0.085, 0.090, 0.095, 0.160, 0.170], np.float32)
+CHAR = np.array([0.035, 0.042, 0.050, 0.062, 0.075, 0.085, 0.090, 0.095, 0.220, 0.250], np.float32)
 WATER = np.array([0.060, 0.055, 0.035, 0.025, 0.016, 0.013, 0.012, 0.011, 0.006, 0.004], np.float32)
 URBAN = np.array([0.110, 0.120, 0.130, 0.140, 0.160, 0.170, 0.180, 0.185, 0.220, 0.200], np.float32)
 CLOUD = np.array([0.560, 0.540, 0.530, 0.530, 0.525, 0.525, 0.530, 0.530, 0.400, 0.280], np.float32)

@@ -47,6 +47,9 @@ def burned_any(size: str = "default") -> np.ndarray:
 
 def pixel_area_m2(size: str, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """True (ellipsoidal) ground area of grid cells: map area / the projection's areal scale."""
+    rows, cols = np.asarray(rows), np.asarray(cols)
+    if rows.size == 0:
+        return np.zeros(0)
     t = S.transform(window(size))
     x, y = t * (cols + 0.5, rows + 0.5)
     lon, lat = _TO_LONLAT.transform(x, y)

@@ -53,7 +53,9 @@ def test_collections_list_rasters_and_features(client):
     assert "http://www.opengis.net/def/rel/ogc/1.0/coverage" in rels
     assert dem["extent"]["spatial"]["bbox"][0] == [-180, -90, 180, 90]
     s2 = client.get("/collections/sentinel2").json()
-    assert "B08" in s2["bands"] and s2["extent"]["temporal"]["interval"][0][0].startswith("2022")
+    assert "B08" in s2["bands"] and s2["extent"]["temporal"]["interval"][0][0].startswith("2021")
+    assert s2["extent"]["temporal"]["interval"][0][1].startswith("2023")
+    assert {"dem_detail", "landcover"} <= set(cols)
 
 
 def test_unknown_collection_is_404_problem(client):
