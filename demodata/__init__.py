@@ -136,7 +136,8 @@ def _build_sentinel2(folder: Path, win: landscape.Window, force: bool) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     log.info("demo data: building %d Sentinel-2 scenes (%d px AOI) ...", len(todo), win.pixels)
     sentinel2.static_layers(win)  # fill the caches once, before the threads share them
-    with ThreadPoolExecutor(max_workers=2) as ex:
+    workers = 2 if win.pixels <= 2048 else 1  # a large scene's arrays take ~1 GB
+    with ThreadPoolExecutor(max_workers=workers) as ex:
         for i, _ in enumerate(ex.map(lambda s: _build_scene(folder, win, s), todo), start=1):
             if i % 20 == 0 or i == len(todo):
                 log.info("demo data: Sentinel-2 scenes %d/%d (%.1fs)", i, len(todo), time.perf_counter() - t0)

@@ -24,7 +24,7 @@ collections:
 def served_dem(client, settings, tmp_path):  # client: the demo data is built
     root = tmp_path / "www"
     root.mkdir()
-    shutil.copy(next(settings.data_dir.glob("dem_*.tif")), root / "dem.tif")
+    shutil.copy(next(settings.data_dir.glob("dem_[0-9]*.tif")), root / "dem.tif")
     with RangeServer(root) as server:
         yield server
 
