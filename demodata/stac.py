@@ -110,6 +110,8 @@ def item(win: L.Window, scene: Scene, cloud_cover: float) -> dict:
             "gsd": L.PIXEL,
             "eo:cloud_cover": round(cloud_cover, 2),
             "proj:epsg": L.EPSG,
+            **_proj(win, L.PIXEL),  # the 10 m grid; the 20 m assets override it
+            "proj:bbox": list(win.bounds),
             "s2:processing_baseline": "05.09",
             "s2:boa_add_offset": -SP.ADD_OFFSET_DN,
             "processing:level": "L2A (synthetic)",

@@ -39,7 +39,8 @@ def test_returned_paths(demo, settings):
     assert "collection.json" in names and len([n for n in names if n.endswith(".json")]) == len(SCENES) + 1
     for s in SCENES:
         assert set(stac.scene_files(s).values()) | {f"{s.id}.json"} <= names
-    assert not [p for p in settings.data_dir.rglob(".*") if p.name != ".build.lock"], "no temp files left"
+    leftovers = [p for pattern in ("**/.*.tmp.*", "**/.*.scratch.*") for p in settings.data_dir.glob(pattern)]
+    assert not leftovers, "no temp files left"
     assert demodata.expected_paths(settings.data_dir, "large")["s2_items"] != demo["s2_items"]
     with pytest.raises(ValueError, match="unknown demo size"):
         demodata.expected_paths(settings.data_dir, "huge")
@@ -76,7 +77,9 @@ def test_items_are_l2a_like(demo):
         item = pystac.Item.from_dict(doc)
         assert item.datetime.date().isoformat() == day and item.collection_id == stac.COLLECTION_ID
         assert set(doc["assets"]) == set(spectra.BANDS) | {"SCL", "thumbnail"}
-        assert doc["properties"]["constellation"] == "sentinel-2" and doc["properties"]["proj:epsg"] == 32631
+        props = doc["properties"]
+        assert props["constellation"] == "sentinel-2" and props["proj:epsg"] == 32631
+        assert props["proj:shape"] == [win.pixels] * 2 and props["proj:bbox"] == list(win.bounds)  # the 10 m grid
         for name in spectra.BANDS:
             asset = doc["assets"][name]
             (eo,) = asset["eo:bands"]
