@@ -15,7 +15,7 @@ install: $(BIN)/python
 	$(BIN)/pip install -q -e .
 
 install-test: $(BIN)/python
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q -e ".[test]" -e "./client[all]"
 
 # GDAL's command-line tools of Debian 12 (3.6): the QGIS-era client the interoperability tests use.
 system-deps:

@@ -13,11 +13,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from processes.engine.errors import BudgetExceeded, ChunkLost, EngineError, GraphError, OutOfBounds, UnknownCollection, UnknownProcess
+from processes.deployed import DuplicateProcess, ImmutableProcess, NoSuchDeployed
 from processes.jobs import JobNotFound, ResultNotFound
 
 log = logging.getLogger("geodeferred")
 PROC = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
 COMMON = "http://www.opengis.net/def/exceptions/ogcapi-common-1/1.0/"
+DRU = "http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0/"
 
 
 class ApiError(Exception):
@@ -76,6 +78,9 @@ TABLE: list[tuple[type[BaseException], int, str, str]] = [
     (GraphError, 400, PROC + "invalid-workflow", "Invalid workflow"),
     (BudgetExceeded, 400, PROC + "pixel-budget-exceeded", "Request exceeds the pixel budget"),
     (OutOfBounds, 404, COMMON + "not-found", "Outside of the data"),
+    (DuplicateProcess, 409, DRU + "duplicated-process", "Duplicated process"),
+    (ImmutableProcess, 403, DRU + "immutable-process", "Immutable process"),
+    (NoSuchDeployed, 404, PROC + "no-such-process", "No such process"),
     (JobNotFound, 404, PROC + "no-such-job", "No such job"),
     (ResultNotFound, 404, PROC + "result-not-ready", "Result not ready"),
     (EngineError, 400, COMMON + "invalid-parameter-value", "Invalid request"),
@@ -132,5 +137,8 @@ HANDLERS = {
     JobNotFound: engine_error,
     ResultNotFound: engine_error,
     ChunkLost: engine_error,
+    DuplicateProcess: engine_error,
+    ImmutableProcess: engine_error,
+    NoSuchDeployed: engine_error,
     Exception: unexpected,
 }

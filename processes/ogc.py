@@ -69,5 +69,24 @@ def description(op: Operation, base: str) -> dict[str, Any]:
     return summary(op, base) | {"inputs": inputs, "outputs": OUTPUT_DOCS}
 
 
-def all_summaries(base: str) -> list[dict[str, Any]]:
-    return [summary(op, base) for op in REGISTRY.values()]
+def all_summaries(base: str, deployed: list[Any] = ()) -> list[dict[str, Any]]:
+    return [summary(op, base) for op in REGISTRY.values()] + [deployed_summary(d, base) for d in deployed]
+
+
+def deployed_summary(d: Any, base: str) -> dict[str, Any]:
+    """A process deployed from a workflow (processes.deployed.Deployed): listed like a built-in one,
+    with links to its workflow and to the collection its defaults define."""
+    url = f"{base}/processes/{d.id}"
+    return {"id": d.id, "title": d.title, "description": d.description, "version": d.version,
+            "keywords": ["workflow", "deployed"], "jobControlOptions": CONTROL, "outputTransmission": ["value", "reference"],
+            "links": [{"href": url, "rel": "self", "type": "application/json", "title": "Process description"},
+                      {"href": f"{url}/execution", "rel": "http://www.opengis.net/def/rel/ogc/1.0/execute",
+                       "type": "application/json", "title": "Execute"},
+                      {"href": f"{url}/package", "rel": "http://www.opengis.net/def/rel/ogc/1.0/application-package",
+                       "type": "application/ogcapppkg+json", "title": "Application package (the workflow)"},
+                      {"href": f"{base}/collections/{d.id}", "rel": "http://www.opengis.net/def/rel/ogc/1.0/data",
+                       "type": "application/json", "title": "The workflow with its default inputs, as a collection"}]}
+
+
+def deployed_description(d: Any, base: str) -> dict[str, Any]:
+    return deployed_summary(d, base) | {"inputs": dict(d.inputs) | REGION, "outputs": OUTPUT_DOCS}

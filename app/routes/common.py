@@ -68,8 +68,9 @@ def raster_collection(request: Request, cid: str) -> dict:
         if entry.temporal[0]:
             doc["extent"]["temporal"] = {"interval": [list(entry.temporal)]}
     else:
-        graph = s.graphs.get(cid) or {}
-        doc["description"] = "Deferred workflow result: computed only where and when a tile or coverage is requested."
+        graph = s.virtual_doc(cid) or {}
+        doc["description"] = graph.get("description") or \
+            "Deferred workflow result: computed only where and when a tile or coverage is requested."
         doc["workflow"] = graph.get("graph")
     links = self_links(url, doc["title"]) + [
         link(f"{url}/map/tiles", REL + "tilesets-map", "application/json", "Map tilesets"),
@@ -86,7 +87,7 @@ def raster_collection(request: Request, cid: str) -> dict:
 async def collections(request: Request) -> Response:
     s = request.app.state.services
     base = base_url(request)
-    cols = [raster_collection(request, c) for c in s.catalog.rasters]
+    cols = [raster_collection(request, c) for c in [*s.catalog.rasters, *s.deployed.ids()]]
     cols += [features.collection_doc(request, c) for c in s.catalog.features]
     doc = {"collections": cols, "links": self_links(f"{base}/collections", "Collections")}
     return document(request, doc, "Collections")
@@ -97,7 +98,7 @@ async def collection(request: Request) -> Response:
     s = request.app.state.services
     if cid in s.catalog.features:
         doc = features.collection_doc(request, cid)
-    elif cid in s.catalog.rasters or s.graphs.get(cid) is not None:
+    elif cid in s.catalog.rasters or s.virtual_doc(cid) is not None:
         doc = raster_collection(request, cid)
     else:
         raise NotFound(f"unknown collection '{cid}'")
@@ -105,7 +106,7 @@ async def collection(request: Request) -> Response:
 
 
 async def workflow(request: Request) -> Response:
-    doc = request.app.state.services.graphs.get(request.path_params["cid"])
+    doc = request.app.state.services.virtual_doc(request.path_params["cid"])
     if doc is None:
         raise NotFound(f"'{request.path_params['cid']}' is not a workflow result collection")
     return JSONResponse(doc["graph"])

@@ -11,8 +11,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from processes.engine.region import check_budget
-from processes.execute import OUTPUTS, job_request, parse_execution, produce_bytes
-from processes.ogc import all_summaries, description
+from processes.execute import OUTPUTS, REGION_INPUTS, job_request, parse_execution, produce_bytes
+from processes.ogc import all_summaries, deployed_description, description
 from processes.ops import REGISTRY
 
 from processes.jobs import ACTIVE
@@ -37,13 +37,31 @@ def _op(pid: str):
 
 async def list_processes(request: Request) -> Response:
     base = base_url(request)
-    doc = {"processes": all_summaries(base), "links": self_links(f"{base}/processes", "Processes")}
+    store = request.app.state.services.deployed
+    deployed = [d for d in map(store.get, store.ids()) if d is not None]
+    doc = {"processes": all_summaries(base, deployed), "links": self_links(f"{base}/processes", "Processes")}
     return document(request, doc, "Processes")
 
 
 async def describe(request: Request) -> Response:
+    d = request.app.state.services.deployed.get(request.path_params["pid"])
+    if d is not None:
+        return document(request, deployed_description(d, base_url(request)), d.title)
     op = _op(request.path_params["pid"])
     return document(request, description(op, base_url(request)), op.title)
+
+
+def _expand_deployed(s, pid: str, body):
+    """A deployed workflow's execution: its inputs fill the placeholders; region inputs pass through."""
+    d = s.deployed.get(pid)
+    if d is None:
+        _op(pid)
+        return pid, body
+    if not isinstance(body, dict) or not isinstance(body.get("inputs", {}), dict):
+        raise ApiError("the execution request must be a JSON object with 'inputs'")
+    given = body.get("inputs", {})
+    root, inputs = d.expand({k: v for k, v in given.items() if k not in REGION_INPUTS})
+    return root, body | {"inputs": inputs | {k: v for k, v in given.items() if k in REGION_INPUTS}}
 
 
 def _wants_async(request: Request) -> bool:
@@ -53,18 +71,17 @@ def _wants_async(request: Request) -> bool:
 
 async def execute(request: Request) -> Response:
     s = request.app.state.services
-    pid = request.path_params["pid"]
-    _op(pid)
     mode = request.query_params.get("response")
     if mode not in (None, "collection", "landingPage"):
         raise ApiError("response must be 'collection' or 'landingPage' (or absent)")
-    body = await json_body(request)
+    pid, body = _expand_deployed(s, request.path_params["pid"], await json_body(request))
     ex = await run_in_threadpool(parse_execution, pid, body, s.resolve)
     base = base_url(request)
     if mode is not None:  # Part 3: defer everything, answer with where the result can be read
         if ex.outputs != ("result",):
             raise ApiError("only the raster output 'result' can be returned as a collection")
-        gid = s.graphs.put(ex.node, {"title": f"{REGISTRY[pid].title} workflow", "process": pid})
+        title = s.deployed.get(request.path_params["pid"]).title if pid != request.path_params["pid"] else REGISTRY[pid].title
+        gid = s.graphs.put(ex.node, {"title": f"{title} workflow", "process": pid})
         target = f"{base}/collections/{gid}" if mode == "collection" else f"{base}/results/{gid}"
         return RedirectResponse(target, status_code=303)
     if ex.region is None:
@@ -74,7 +91,7 @@ async def execute(request: Request) -> Response:
         if len(s.jobs.list(status=ACTIVE)) >= s.settings.max_active_jobs:
             raise Overloaded("too many jobs are waiting or running; retry later", {"Retry-After": "30"})
         job = job_request(ex.node, ex.region, ex.outputs, s.lookup) | {"chunk": s.settings.region_chunk}
-        rec = s.jobs.create(pid, job)
+        rec = s.jobs.create(request.path_params["pid"], job)
         s.runner.start(rec.jobID)
         url = f"{base}/jobs/{rec.jobID}"
         return JSONResponse(rec.status_info() | {"links": job_links(base, rec)}, 201,

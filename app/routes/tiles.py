@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Mapping
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -79,16 +81,22 @@ async def tileset(request: Request) -> Response:
     return document(request, _tileset(request, cid, tms_id), f"{cid} map tiles ({tms_id})")
 
 
-async def tilejson(request: Request) -> Response:
-    cid, tms_id = request.path_params["cid"], request.path_params["tms"]
+def tilejson_doc(request: Request, cid: str, tms_id: str, query: Mapping[str, str]) -> dict:
+    """TileJSON of a collection's map tiles with these styling/algorithm parameters (checked here, so a
+    bad parameter is a 400 now rather than on every tile)."""
     ts = _tileset(request, cid, tms_id)
-    query = "&".join(f"{k}={v}" for k, v in request.query_params.items())
-    url = f"{base_url(request)}/collections/{cid}/map/tiles/{tms_id}/{{z}}/{{y}}/{{x}}" + (f"?{query}" if query else "")
+    parse_map_request(request.app.state.services, cid, query, "png")
+    q = urlencode(dict(query), safe=",")
+    url = f"{base_url(request)}/collections/{cid}/map/tiles/{tms_id}/{{z}}/{{y}}/{{x}}" + (f"?{q}" if q else "")
     lims = ts["tileMatrixSetLimits"]
     bb = ts["boundingBox"]
-    return JSONResponse({"tilejson": "3.0.0", "name": ts["title"], "tiles": [url], "minzoom": int(lims[0]["tileMatrix"]),
-                         "maxzoom": int(lims[-1]["tileMatrix"]), "scheme": "xyz",
-                         "bounds": bb["lowerLeft"] + bb["upperRight"]})
+    return {"tilejson": "3.0.0", "name": ts["title"], "tiles": [url], "minzoom": int(lims[0]["tileMatrix"]),
+            "maxzoom": int(lims[-1]["tileMatrix"]), "scheme": "xyz", "bounds": bb["lowerLeft"] + bb["upperRight"]}
+
+
+async def tilejson(request: Request) -> Response:
+    cid, tms_id = request.path_params["cid"], request.path_params["tms"]
+    return JSONResponse(tilejson_doc(request, cid, tms_id, request.query_params))
 
 
 async def tile(request: Request) -> Response:
