@@ -122,9 +122,12 @@ async def tilejson(request: Request) -> Response:
         raise ApiError(f"unsupported parameter(s) {unknown}; this endpoint takes {sorted(TILE_KEYS)}")
     cid = collection_id(request)
     query: dict[str, str] = {k: q[k] for k in ("algorithm", "datetime", "blend") if k in q}
-    bands = _selected(request, _band_names(request, cid))
-    if bands:
+    names = _band_names(request, cid)
+    bands = _selected(request, names)
+    if bands and cid in request.app.state.services.catalog.rasters:
         query["bands"] = ",".join(bands)
+    elif bands and bands != names:
+        raise ApiError(f"bidx selects bands of source collections; '{cid}' is a workflow result: all its bands are shown")
     ranges = [v for v in q.getlist("rescale") if v]
     if ranges:
         try:
