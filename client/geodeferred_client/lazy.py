@@ -69,7 +69,8 @@ class Result:
                 params: Any = (), replace: bool = False) -> "Image":
         """Share this workflow as a process (OGC API - Processes Part 2): others list, describe and
         execute it with their own values of `params` (names of inputs in this workflow, whose current
-        values become the defaults; a dict gives their descriptions). Returns its named collection."""
+        values become the defaults; a dict gives their descriptions). `replace=True` replaces a process
+        of that id if there is one (PUT), else deploys it. Returns its named collection."""
         return self._svc._publish(self, process_id, title or process_id, description, params, replace)
 
 
@@ -200,6 +201,22 @@ class Collection(Image):
 
     def _nested(self) -> dict[str, Any]:
         return self.to_dict()
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The collection's description (/collections/{id}): title, extent, bands, links."""
+        return self._svc._collection_doc(self.id)
+
+    @property
+    def bbox(self) -> list[float]:
+        """Its spatial extent in CRS84 (minx, miny, maxx, maxy)."""
+        return self.info["extent"]["spatial"]["bbox"][0]
+
+    @property
+    def interval(self) -> list[str | None] | None:
+        """Its temporal extent [start, end] (ISO 8601), None for a collection without time."""
+        temporal = self.info["extent"].get("temporal")
+        return temporal["interval"][0] if temporal else None
 
     def filter_date(self, start: str, end: str | None = None) -> "Collection":
         """Scenes from `start` to `end` (ISO 8601 dates or instants; one date: that day)."""

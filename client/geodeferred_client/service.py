@@ -109,12 +109,16 @@ class Service:
     # ---------------------------------------------------------------- entry points
     def collection(self, cid: str) -> Collection:
         """A raster collection (source, deferred result or published workflow) as a lazy image."""
-        doc = self._collections.get(cid) or self._get(f"/collections/{cid}").json()
-        self._collections[cid] = doc
+        doc = self._collection_doc(cid)
         if doc.get("itemType") == "feature":
             raise NotSupported(f"'{cid}' is a feature collection: use svc.features('{cid}')")
         bands = tuple(doc["bands"]) if doc.get("bands") else None
         return self._class("Collection")(self, cid, known_bands=bands)
+
+    def _collection_doc(self, cid: str) -> dict[str, Any]:
+        if cid not in self._collections:
+            self._collections[cid] = self._get(f"/collections/{cid}").json()
+        return self._collections[cid]
 
     def features(self, cid: str) -> Features:
         return Features(self, cid)
@@ -204,7 +208,7 @@ class Service:
         pkg = {"processDescription": {"id": pid, "title": title, "description": description, "version": "1.0.0",
                                       "inputs": inputs},
                "executionUnit": {"value": workflow, "mediaType": "application/ogcexec+json"}}
-        if replace:
+        if replace and self.http.get(f"{self.url}/processes/{pid}").status_code == 200:
             raise_for_problem(self.http.put(f"{self.url}/processes/{pid}", json=pkg))
         else:
             self._post("/processes", pkg)
