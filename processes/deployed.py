@@ -30,7 +30,7 @@ ID = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 MAX_PACKAGE = 256_000
 WORKFLOW_MEDIA = "application/ogcexec+json"
 COLLECTION_KEYS = {"collection": {"type": "string"}, "datetime": {"type": "string"},
-                   "bands": {"type": "array", "items": {"type": "string"}}}
+                   "bands": {"type": "array", "items": {"type": "string"}}, "filter": {"oneOf": [{"type": "string"}, {"type": "object"}]}}
 
 
 class DeployError(GraphError):

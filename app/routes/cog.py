@@ -24,7 +24,8 @@ from .collections_meta import raster_bbox
 from .tiles import tilejson_doc
 
 CONFORMANCE: list[str] = []
-TILE_KEYS = {"url", "bidx", "rescale", "colormap_name", "colormap", "algorithm", "datetime", "blend"}
+SELECTION = ("datetime", "filter", "filter-lang", "item", "mosaic")  # passed on to the collection's tiles
+TILE_KEYS = {"url", "bidx", "rescale", "colormap_name", "colormap", "algorithm", "blend", *SELECTION}
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
@@ -50,7 +51,7 @@ def collection_id(request: Request) -> str:
 
 def _band_names(request: Request, cid: str) -> tuple[str, ...]:
     s = request.app.state.services
-    return tuple(bands_of(base_node(s, cid, None, None), s.lookup))
+    return tuple(bands_of(base_node(s, cid, {}, display=False), s.lookup))
 
 
 def _selected(request: Request, names: tuple[str, ...]) -> tuple[str, ...] | None:
@@ -101,7 +102,7 @@ async def statistics(request: Request) -> Response:
         raise ApiError("max_size must be an integer") from None
     if not 16 <= size <= 2048:
         raise ApiError("max_size must be between 16 and 2048")
-    node = base_node(s, cid, None, request.query_params.get("datetime"))
+    node = base_node(s, cid, {k: v for k, v in request.query_params.items() if k in SELECTION}, display=False)
     w, s_, e, n = raster_bbox(request, cid)
     width, height = (size, max(1, round(size * (n - s_) / (e - w)))) if e - w >= n - s_ else \
         (max(1, round(size * (e - w) / (n - s_))), size)
@@ -121,7 +122,7 @@ async def tilejson(request: Request) -> Response:
     if unknown:
         raise ApiError(f"unsupported parameter(s) {unknown}; this endpoint takes {sorted(TILE_KEYS)}")
     cid = collection_id(request)
-    query: dict[str, str] = {k: q[k] for k in ("algorithm", "datetime", "blend") if k in q}
+    query: dict[str, str] = {k: q[k] for k in ("algorithm", "blend", *SELECTION) if k in q}
     names = _band_names(request, cid)
     bands = _selected(request, names)
     if bands and cid in request.app.state.services.catalog.rasters:

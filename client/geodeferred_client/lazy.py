@@ -197,6 +197,7 @@ class Collection(Image):
             out["datetime"] = self._datetime
         if self._filter:
             out["filter"] = self._filter
+            out["filter-lang"] = "cql2-text"
         return out
 
     def _nested(self) -> dict[str, Any]:

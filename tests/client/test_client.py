@@ -26,6 +26,13 @@ def s2_bbox(live_server) -> list[float]:
     return httpx.get(f"{live_server.url}/collections/sentinel2", timeout=30).json()["extent"]["spatial"]["bbox"][0]
 
 
+@pytest.fixture(scope="module")
+def summer(svc) -> tuple[str, str]:
+    """May to September of the first year of the Sentinel-2 collection (from its own temporal extent)."""
+    year = svc.collection("sentinel2").interval[0][:4]
+    return f"{year}-05-01", f"{year}-09-30"
+
+
 def geotiff_pixels(data: bytes) -> tuple[np.ndarray, tuple]:
     with MemoryFile(data) as mem, mem.open() as ds:
         return ds.read(), ds.transform
@@ -60,13 +67,13 @@ def test_methods_are_generated_from_the_descriptions(svc, live_server):
         dem.hillshade(azimut=300)  # a misspelled parameter fails here, before any request
 
 
-def test_json_equals_the_hand_written_part3_request(svc, live_server):
+def test_json_equals_the_hand_written_part3_request(svc, live_server, summer):
     url = live_server.url
-    s2 = svc.collection("sentinel2").filter_date("2022-05-01", "2022-09-30")
+    s2 = svc.collection("sentinel2").filter_date(*summer)
     ndvi = s2.composite(method="median", bands=["B08", "B04"]).normalized_difference(a="B08", b="B04", name="ndvi")
     hand = {"process": "normalized_difference", "inputs": {
         "data": {"process": "composite", "inputs": {
-            "data": {"collection": f"{url}/collections/sentinel2", "datetime": "2022-05-01/2022-09-30"},
+            "data": {"collection": f"{url}/collections/sentinel2", "datetime": "/".join(summer)},
             "method": "median", "bands": ["B08", "B04"]}},
         "a": "B08", "b": "B04", "name": "ndvi"}}
     assert ndvi.to_dict() == hand
@@ -118,7 +125,7 @@ def test_operators_match_numpy_on_the_same_pixels(svc):
     assert np.array_equal(both[ok], ((elev > 0) & (shade < 150)).astype(np.float32)[ok])
 
 
-def test_tile_layer_through_response_collection(svc, live_server):
+def test_tile_layer_through_response_collection(svc, live_server, summer):
     hs = svc.collection("dem").hillshade(z_factor=30)
     layer = hs.tile_layer(colormap="gray")
     assert layer.url.startswith(deferred_location(live_server.url, hs.to_dict()) + "/map/tiles/WebMercatorQuad/")
@@ -127,12 +134,12 @@ def test_tile_layer_through_response_collection(svc, live_server):
     assert tile.status_code == 200 and tile.headers["content-type"] == "image/png"
     with pytest.raises(InvalidRequest, match="colormap"):
         hs.tile_layer(colormap="no-such-map")
-    s2 = svc.collection("sentinel2").filter_date("2022-06-01", "2022-06-30").select("B04", "B03", "B02")
-    assert "datetime=2022-06-01/2022-06-30" in s2.tile_layer().url.replace("%2F", "/")
+    s2 = svc.collection("sentinel2").filter_date(*summer).select("B04", "B03", "B02")
+    assert f"datetime={summer[0]}/{summer[1]}" in s2.tile_layer().url.replace("%2F", "/")
 
 
-def test_statistics_job_and_errors(svc, live_server, s2_bbox):
-    ndvi = svc.collection("sentinel2").filter_date("2022-05-01", "2022-09-30") \
+def test_statistics_job_and_errors(svc, live_server, s2_bbox, summer):
+    ndvi = svc.collection("sentinel2").filter_date(*summer) \
         .composite(bands=["B08", "B04"]).normalized_difference(a="B08", b="B04", name="ndvi")
     stats = ndvi.statistics(bbox=s2_bbox, width=64)
     pixels = ndvi.compute(bbox=s2_bbox, width=64)[0]
@@ -150,8 +157,29 @@ def test_statistics_job_and_errors(svc, live_server, s2_bbox):
     assert "azimuth" in e.value.detail
     with pytest.raises(NotFoundError):
         svc.collection("no-such-collection")
-    with pytest.raises(NotSupported):  # no item filter in this server's collection-input schema: nothing sent
-        svc.collection("sentinel2").filter("eo:cloud_cover < 20")
+
+
+
+def test_item_filter_on_a_collection_input(svc, live_server, s2_bbox, summer):
+    url = live_server.url
+    clear = svc.collection("sentinel2").filter_date(*summer).filter("eo:cloud_cover < 20")
+    assert clear.to_dict() == {"collection": f"{url}/collections/sentinel2", "datetime": "/".join(summer),
+                               "filter": "eo:cloud_cover < 20", "filter-lang": "cql2-text"}
+    comp = clear.composite(bands=["B04"])
+    hand = {"process": "composite", "inputs": {"data": clear.to_dict(), "bands": ["B04"]}}
+    assert comp.to_dict() == hand and comp.collection_url() == deferred_location(url, hand)
+    unfiltered = svc.collection("sentinel2").filter_date(*summer).composite(bands=["B04"])
+    assert comp.collection_url() != unfiltered.collection_url()
+    with pytest.raises(InvalidRequest, match="no_such_property"):
+        svc.collection("sentinel2").filter("no_such_property < 3").composite(bands=["B04"]).compute(bbox=s2_bbox, width=8)
+    # a service whose collection inputs take no filter (read from its descriptions): refused here, nothing sent
+    other = Service(url)
+    for desc in other._descriptions().values():
+        for inp in desc["inputs"].values():
+            for option in inp["schema"].get("oneOf", []):
+                option.get("properties", {}).pop("filter", None)
+    with pytest.raises(NotSupported, match="filter"):
+        other.collection("sentinel2").filter("eo:cloud_cover < 20")
 
 
 def test_features_filter(svc, live_server):
