@@ -51,17 +51,17 @@ async def describe(request: Request) -> Response:
     return document(request, description(op, base_url(request)), op.title)
 
 
-def _expand_deployed(s, pid: str, body):
-    """A deployed workflow's execution: its inputs fill the placeholders; region inputs pass through."""
+def _expand_deployed(s, pid: str, body) -> tuple[str, object, str]:
+    """(root process, request, title): a deployed workflow's inputs fill its placeholders (region
+    inputs pass through); a built-in process's request is unchanged."""
     d = s.deployed.get(pid)
     if d is None:
-        _op(pid)
-        return pid, body
+        return pid, body, _op(pid).title
     if not isinstance(body, dict) or not isinstance(body.get("inputs", {}), dict):
         raise ApiError("the execution request must be a JSON object with 'inputs'")
     given = body.get("inputs", {})
     root, inputs = d.expand({k: v for k, v in given.items() if k not in REGION_INPUTS})
-    return root, body | {"inputs": inputs | {k: v for k, v in given.items() if k in REGION_INPUTS}}
+    return root, body | {"inputs": inputs | {k: v for k, v in given.items() if k in REGION_INPUTS}}, d.title
 
 
 def _wants_async(request: Request) -> bool:
@@ -74,13 +74,12 @@ async def execute(request: Request) -> Response:
     mode = request.query_params.get("response")
     if mode not in (None, "collection", "landingPage"):
         raise ApiError("response must be 'collection' or 'landingPage' (or absent)")
-    pid, body = _expand_deployed(s, request.path_params["pid"], await json_body(request))
+    pid, body, title = _expand_deployed(s, request.path_params["pid"], await json_body(request))
     ex = await run_in_threadpool(parse_execution, pid, body, s.resolve)
     base = base_url(request)
     if mode is not None:  # Part 3: defer everything, answer with where the result can be read
         if ex.outputs != ("result",):
             raise ApiError("only the raster output 'result' can be returned as a collection")
-        title = s.deployed.get(request.path_params["pid"]).title if pid != request.path_params["pid"] else REGISTRY[pid].title
         gid = s.graphs.put(ex.node, {"title": f"{title} workflow", "process": pid})
         target = f"{base}/collections/{gid}" if mode == "collection" else f"{base}/results/{gid}"
         return RedirectResponse(target, status_code=303)

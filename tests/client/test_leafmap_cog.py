@@ -41,14 +41,14 @@ def test_cog_info_and_statistics_match_the_coverage(endpoint):
 
 def test_add_cog_layer_of_a_collection_and_of_a_workflow_result(endpoint):
     m = leafmap.Map()
-    m.add_cog_layer(f"{endpoint}/collections/dem", name="dem", colormap="terrain")
+    m.add_cog_layer(f"{endpoint}/collections/dem", name="dem", colormap="terrain", zoom_to_layer=False)
     layer = m.find_layer("dem")
     assert layer.url.startswith(f"{endpoint}/collections/dem/map/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}?")
     assert "colormap=terrain" in layer.url
     assert httpx.get(layer.url.format(z=2, y=1, x=2), timeout=60).headers["content-type"] == "image/png"
     # a deferred result collection from the client, through leafmap's titiler path
     hs = Service(endpoint).collection("dem").hillshade(z_factor=30)
-    m.add_cog_layer(hs.collection_url(), name="relief", colormap="gray", rescale="0,255")
+    m.add_cog_layer(hs.collection_url(), name="relief", colormap="gray", rescale="0,255", zoom_to_layer=False)
     relief = m.find_layer("relief")
     assert relief.url.startswith(hs.collection_url() + "/map/tiles/") and "rescale=0.0,255.0" in relief.url
     assert httpx.get(relief.url.format(z=3, y=2, x=4), timeout=60).status_code == 200
@@ -56,6 +56,11 @@ def test_add_cog_layer_of_a_collection_and_of_a_workflow_result(endpoint):
     add_layer(m, hs, name="client relief", colormap="gray")
     assert m.find_layer("client relief").url == hs.tile_layer(colormap="gray").url
     assert split_map(hs, Service(endpoint).collection("dem"), right_style={"colormap": "terrain"}) is not None
+    import ipyleaflet
+
+    plain = ipyleaflet.Map()
+    add_layer(plain, hs, name="ipyleaflet relief", colormap="gray")
+    assert [layer.url for layer in plain.layers if layer.name == "ipyleaflet relief"] == [hs.tile_layer(colormap="gray").url]
 
 
 def test_foreign_urls_are_refused_and_never_fetched(endpoint, tmp_path):

@@ -2,6 +2,8 @@
 other inputs, open as a collection, replace, undeploy; durable across restarts; bad packages refused."""
 from __future__ import annotations
 
+import inspect
+
 import httpx
 import numpy as np
 import pytest
@@ -53,10 +55,15 @@ def test_publish_execute_with_own_inputs_and_open_as_collection(own_server):
     assert tile.status_code == 200 and tile.headers["content-type"] == "image/png"
     assert np.array_equal(other.collection("relief").compute(bbox=BBOX, width=64, height=32),
                           relief.compute(bbox=BBOX, width=64, height=32), equal_nan=True)
-    # a published process is a method of every image that has its raster input placeholder
+    # a process deployed on the server (here by another user) is a method of images of a client made
+    # before: it has a raster input placeholder, so images whose class predates it find it on first use
+    early = Service(url).collection("dem")
+    assert "km_above" not in dir(early)
     ndvi_like = svc.collection("dem").expression(expression="elevation / 1000", name="km")
     ndvi_like.publish("km-above", params=["data"])
-    assert "km_above" in dir(Service(url).collection("dem"))
+    assert early.km_above().to_dict() == {"process": "km-above", "inputs": {"data": early.to_dict()}}
+    assert list(inspect.signature(early.km_above).parameters) == []  # its only input is the image itself
+    assert "km_above" in dir(early) and "km_above" in dir(Service(url).collection("dem"))
     nested = Service(url).collection("dem").km_above() > 1
     assert nested.to_dict()["inputs"]["data"]["process"] == "expression"  # inlined: the server nests built-ins
     assert nested.compute(bbox=BBOX, width=16).shape == (1, 8, 16)
