@@ -185,7 +185,13 @@ def validate(d: Deployed, parse: Callable[[str, Mapping[str, Any]], Any]) -> Non
     """The workflow with its defaults must be a valid graph (`parse` raises GraphError naming the node)."""
     if d.process not in REGISTRY:
         raise DeployError(f"unknown process '{d.process}' at the root of the workflow", "executionUnit.value.process")
-    parse(*d.expand({}))
+    try:
+        parse(*d.expand({}))
+    except GraphError as e:  # name the input whose default sits where the graph is wrong
+        for name, paths in placeholders(d.workflow).items():
+            if any(e.node.startswith(f"{d.process}.{p}") for p in paths):
+                raise type(e)(f"{e.reason} (the default of input '{name}')", e.node) from None
+        raise
 
 
 class DeployedStore:

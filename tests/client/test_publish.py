@@ -111,3 +111,48 @@ def test_replace_undeploy_errors_and_restart(own_server):
     assert httpx.get(f"{url}/collections/shade", timeout=30).status_code == 404  # the other instance sees it too
     with pytest.raises(NotSupported):
         Service(url2).process("shade")
+
+
+WF = {"process": "hillshade", "inputs": {"data": {"collection": "dem"}, "azimuth": {"$input": "azimuth"}}}
+AZ = {"azimuth": {"schema": {"default": 200}}}
+
+
+@pytest.mark.parametrize("body, status, words", [
+    ([1, 2], 400, "application package"),
+    ({"processDescription": "x"}, 400, "application package"),
+    (package("../etc", WF, AZ), 400, "processDescription.id"),
+    (package("0123456789abcdef01234567", WF, AZ), 400, "processDescription.id"),
+    (package("parcels", WF, AZ), 409, "collection"),
+    (package("ok", WF, AZ) | {"executionUnit": [{"value": WF}, {"value": WF}]}, 400, "executionUnit"),
+    (package("ok", {"inputs": {}}, {}), 400, "process"),
+    (package("ok", {"process": "hillshade", "inputs": {"data": {"collection": "dem"}, "azimuth": {"$input": 3}}}, {}),
+     400, "placeholder"),
+    (package("ok", {"process": "hillshade", "inputs": {"data": {"collection": "dem"}, "azimuth": {"$input": "bbox"}}},
+             {"bbox": {"schema": {"default": 1}}}), 400, "reserved"),
+    (package("ok", WF, AZ | {"ghost": {"schema": {"default": 1}}}), 400, "ghost"),
+    (package("ok", {"process": "nope", "inputs": {}}, {}), 400, "nope"),
+    (package("ok", {"process": "hillshade", "inputs": {"data": {"$input": "src"}}}, {"src": {"schema": {"default": 5}}}),
+     400, "src"),
+])
+def test_bad_packages_are_4xx_naming_the_problem(own_server, body, status, words):
+    url = own_server()
+    r = httpx.post(f"{url}/processes", json=body, timeout=30)
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json" and words in r.json()["detail"]
+    assert [p["id"] for p in httpx.get(f"{url}/processes", timeout=30).json()["processes"]
+            if "deployed" in p["keywords"]] == []
+
+
+def test_execution_of_a_published_process_checks_its_inputs(own_server):
+    url = own_server()
+    assert httpx.post(f"{url}/processes", json=package("shade", WF, AZ), timeout=30).status_code == 201
+    for body, words in (({"inputs": [1]}, "inputs"), ({"inputs": {"azimuth": 999, "bbox": BBOX, "width": 8}}, "azimuth"),
+                        ({"inputs": {"nope": 1}}, "nope")):
+        r = httpx.post(f"{url}/processes/shade/execution", json=body, timeout=30)
+        assert r.status_code == 400 and words in r.json()["detail"], r.text
+    big = httpx.post(f"{url}/processes", content=b"{" + b" " * 300_000 + b"}",
+                     headers={"Content-Type": "application/json"}, timeout=30)
+    assert big.status_code == 413
+    r = httpx.post(f"{url}/processes/shade/execution", json={"inputs": {"azimuth": 10, "bbox": BBOX, "width": 8}},
+                   headers={"Prefer": "respond-async"}, timeout=30)
+    assert r.status_code == 201 and r.json()["processID"] == "shade"
