@@ -152,3 +152,14 @@ ROUTES = [
     Route("/cog/statistics", statistics),
     Route("/cog/{tms}/tilejson.json", tilejson),
 ]
+
+_URL = {"name": "url", "in": "query", "required": True, "schema": {"type": "string"},
+        "description": "A collection id, or this service's /collections/{id} URL (never fetched; anything else is a 400)"}
+OPENAPI = {
+    "/cog/info": {"get": {"summary": "titiler-style info of a collection (for leafmap)", "tags": ["leafmap"], "parameters": [_URL]}},
+    "/cog/info.geojson": {"get": {"summary": "titiler-style info as a GeoJSON feature", "tags": ["leafmap"], "parameters": [_URL]}},
+    "/cog/statistics": {"get": {"summary": "Per-band statistics of a collection (titiler keys)", "tags": ["leafmap"],
+                                "parameters": [_URL]}},
+    "/cog/{tms}/tilejson.json": {"get": {"summary": "TileJSON of a collection's map tiles (bidx, rescale, colormap_name)",
+                                         "tags": ["leafmap"], "parameters": [_URL]}},
+}

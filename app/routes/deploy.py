@@ -80,3 +80,20 @@ ROUTES = [
     Route("/processes/{pid}", undeploy, methods=["DELETE"]),
     Route("/processes/{pid}/package", application_package),
 ]
+
+_PKG = {"required": True, "content": {"application/ogcapppkg+json": {"schema": {
+    "type": "object", "required": ["processDescription", "executionUnit"],
+    "properties": {"processDescription": {"type": "object", "description": "id, title, description, inputs "
+                                          "(each placeholder's schema.default)"},
+                   "executionUnit": {"type": "object", "description": "{\"value\": Part 3 workflow with "
+                                     "{\"$input\": name} placeholders, \"mediaType\": \"application/ogcexec+json\"}"}}}}}}
+OPENAPI = {
+    "/processes": {"post": {"summary": "Deploy a workflow as a process (Part 2)", "tags": ["Processes"], "requestBody": _PKG,
+                            "responses": {"201": {"description": "Deployed (Location: the process)"},
+                                          "409": {"description": "The id exists"}}}},
+    "/processes/{pid}": {"put": {"summary": "Replace a deployed workflow", "tags": ["Processes"], "requestBody": _PKG,
+                                 "responses": {"204": {"description": "Replaced"}, "403": {"description": "Built-in process"}}},
+                         "delete": {"summary": "Undeploy a deployed workflow", "tags": ["Processes"],
+                                    "responses": {"204": {"description": "Undeployed"}, "403": {"description": "Built-in process"}}}},
+    "/processes/{pid}/package": {"get": {"summary": "The application package of a deployed workflow", "tags": ["Processes"]}},
+}
