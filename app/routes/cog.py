@@ -13,9 +13,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from processes.engine.evaluate import bands_of
-from processes.engine.region import check_budget
-from processes.execute import Region, job_request, run
+from processes.engine.region import Region
+from processes.execute import produce_bytes
 
+from .. import load
 from ..errors import ApiError
 from ..maps import base_node
 from ..negotiate import base_url
@@ -107,9 +108,9 @@ async def statistics(request: Request) -> Response:
     width, height = (size, max(1, round(size * (n - s_) / (e - w)))) if e - w >= n - s_ else \
         (max(1, round(size * (e - w) / (n - s_))), size)
     region = Region("OGC:CRS84", (w, s_, e, n), width, height)
-    check_budget([node], region.grid(), s.settings.max_sync_pixels, s.lookup)
-    job = job_request(node, region, ("statistics",), s.lookup)
-    out = await run_in_threadpool(run, job, s.executor, s.settings.max_sync_pixels, s.settings.region_chunk)
+    with load.computing(s.settings.max_sync_executions, "executions", retry_after=5):
+        out = await run_in_threadpool(produce_bytes, node, region, ("statistics",), s.lookup, s.executor,
+                                      max_pixels=s.settings.max_sync_pixels, chunk=s.settings.region_chunk)
     stats = json.loads(out["statistics"])
     wanted = _selected(request, names) or names
     return JSONResponse({b: stats[b] for b in wanted if b in stats})
