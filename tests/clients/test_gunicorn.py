@@ -17,7 +17,7 @@ from PIL import Image
 from rasterio.io import MemoryFile
 
 from tests.conftest import free_port
-from tests.gunicorn import Gunicorn, gunicorn_env
+from tests.servers.gunicorn import Gunicorn, gunicorn_env
 
 SMALL_JOB = {"inputs": {"data": {"collection": "dem"}, "bbox": [0, 40, 20, 50], "width": 256}}
 BIG_JOB = {"inputs": {"data": {"collection": "dem"}, "bbox": [-180, -90, 180, 90], "width": 8000}}  # a few seconds

@@ -6,7 +6,7 @@ from typing import Iterator
 import pytest
 
 from tests.conftest import free_port
-from tests.gunicorn import Gunicorn, gunicorn_env
+from tests.servers.gunicorn import Gunicorn, gunicorn_env
 
 
 @pytest.fixture(scope="module")
