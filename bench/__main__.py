@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from . import data as D
-from . import inproc, quiet, report, scenarios, servers
+from . import inproc, mosaic_data, mosaic_group, quiet, report, scenarios, servers
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -33,6 +33,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--openblas-threads", type=int, help="set OPENBLAS_NUM_THREADS in both servers (default: as is)")
     p.add_argument("--skip-http", action="store_true")
     p.add_argument("--skip-inproc", action="store_true")
+    p.add_argument("--skip-mosaic", action="store_true", help="skip the Sentinel-2 mosaic group")
+    p.add_argument("--mosaic-only", action="store_true",
+                   help="only the Sentinel-2 mosaic group (no large DEM needed; about 2-3 min)")
     a = p.parse_args(argv)
     a.count = a.count or (120 if a.quick else 600)
     a.seconds = a.seconds or (5.0 if a.quick else 20.0)
@@ -41,6 +44,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a.region_repeats = 1 if a.quick else 3
     a.warmup = 16 if a.quick else 32
     a.rounds = a.rounds or (2 if a.quick else 3)
+    if a.mosaic_only:
+        a.skip_http = a.skip_inproc = True
     return a
 
 
@@ -65,7 +70,7 @@ def git_state() -> dict:
 
     def git(*args: str) -> str:
         p = subprocess.run(["git", *args], cwd=D.ROOT, capture_output=True, text=True)
-        return p.stdout.strip() if p.returncode == 0 else ""
+        return p.stdout.rstrip() if p.returncode == 0 else ""
 
     changed = [line[3:] for line in git("--no-optional-locks", "status", "--porcelain").splitlines() if not line[3:].startswith("bench/")]
     return {"head": git("rev-parse", "--short", "HEAD"), "changed_files": changed}
@@ -229,8 +234,9 @@ def targets(rows: list[dict], ip: dict | None) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     t0 = time.perf_counter()
-    data = D.build(a.small_width, a.large_width)
-    D.write_catalog(data, a.resampling)
+    data = D.build(a.small_width, a.large_width, large=not a.mosaic_only)
+    scenes = None if a.skip_mosaic else mosaic_data.build(data.small_dem.parent / "sentinel2")
+    D.write_catalog(data, a.resampling, scenes.folder if scenes else None)
     t_data = time.perf_counter() - t0
     results: dict = {"args": {k: v for k, v in vars(a).items()}, "env": environment_notes(),
                      "data": {"small_dem": str(data.small_dem), "large_dem": str(data.large_dem),
@@ -247,7 +253,11 @@ def main(argv: list[str] | None = None) -> int:
         print("In-process measurements", flush=True)
         ip = inproc_part(a, data)
         results["inproc"] = ip
-    results["targets"] = targets(rows, ip)
+    if scenes is not None:
+        print("Mosaic group (12-date median composites and a single scene, ours and titiler)", flush=True)
+        results["mosaic"] = mosaic_group.run(data, scenes, a.quick)
+    results["targets"] = (targets(rows, ip) if rows or ip else []) + (
+        mosaic_group.targets(results["mosaic"]) if "mosaic" in results else [])
     results["seconds"] = {"data": round(t_data, 1), "total": round(time.perf_counter() - t0, 1)}
     OUT.mkdir(exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=2, default=str))
@@ -286,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         print(report.stage_table("hillshade tiles", ip["threads"], ["1 thread", f"{a.concurrency} threads"]))
         print()
         print(report.region_table(ip["region"]))
+    if "mosaic" in results:
+        print("\n" + mosaic_group.report(results["mosaic"]))
     print("\n" + report.targets_table(results["targets"]))
     print(f"(quiet-machine waits: {quiet.BUDGET - quiet.budget_left():.0f} s of the {quiet.BUDGET:.0f} s budget used)")
     print(f"\nresults: {OUT / 'results.json'}  (run took {results['seconds']['total']:.0f} s, "

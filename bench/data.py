@@ -37,12 +37,13 @@ class BenchData:
     build_seconds: dict[str, float | str]
 
 
-def build(small_width: int, large_width: int) -> BenchData:
-    """Build (or reuse) the demo data; the large DEM only adds its own file to the same folder."""
-    from app.demo_data import build_demo_data, expected_paths
+def build(small_width: int, large_width: int, large: bool = True) -> BenchData:
+    """Build (or reuse) the demo data; the large DEM (skipped with large=False) only adds its own
+    file to the same folder."""
+    build_demo_data, expected_paths = demo_builder()
 
     timings: dict[str, float | str] = {}
-    for label, width in (("small", small_width), ("large", large_width)):
+    for label, width in (("small", small_width), ("large", large_width))[: 2 if large else 1]:
         dem = expected_paths(DATA_DIR, width)["dem"]
         if dem.exists():
             timings[f"{label}_dem_{width}"] = "cached"
@@ -57,21 +58,36 @@ def build(small_width: int, large_width: int) -> BenchData:
                      small_width, large_width, timings)
 
 
-def write_catalog(data: BenchData, resampling: str) -> Path:
-    """The project's catalog plus `dem_large` (the 10x DEM) and `s2scene` (one reflectance COG).
+def demo_builder():
+    """The demo-data generator (its own package `demodata`, formerly `app.demo_data`)."""
+    try:
+        from demodata import build_demo_data, expected_paths
+    except ImportError:
+        from app.demo_data import build_demo_data, expected_paths
+    return build_demo_data, expected_paths
+
+
+def write_catalog(data: BenchData, resampling: str, mosaic_folder: Path | None = None) -> Path:
+    """The project's catalog plus `dem_large` (the 10x DEM), `s2scene` (one reflectance COG) and
+    the mosaic group's static STAC folder of 12 scenes (`mosaic_folder`, under DATA_DIR).
 
     Every raster the bench reads gets the same resampling as the titiler baseline is asked for.
     """
     doc = yaml.safe_load((ROOT / "collections" / "catalog.yaml").read_text())
     cols = doc["collections"]
     cols["dem"]["render"]["resampling"] = resampling
-    cols["dem_large"] = {**cols["dem"], "title": f"Demo DEM {data.large_width} px (bench)",
-                         "demo": None, "href": data.large_dem.name}
-    with rasterio.open(data.s2_cog) as ds:
-        bands = list(ds.descriptions)
-    cols["s2scene"] = {"type": "raster", "title": f"Sentinel-2 scene {S2_SCENE} (bench)",
-                       "href": f"sentinel2/{data.s2_cog.name}", "bands": bands,
-                       "render": {"bands": ["B04", "B03", "B02"], "rescale": [0, 3000], "resampling": resampling}}
+    if data.large_dem.exists():  # not built for a run of the mosaic group alone
+        cols["dem_large"] = {**cols["dem"], "title": f"Demo DEM {data.large_width} px (bench)",
+                             "demo": None, "href": data.large_dem.name}
+    if data.s2_cog.exists():  # a demo with one COG per band has no multi-band reflectance file
+        with rasterio.open(data.s2_cog) as ds:
+            bands = list(ds.descriptions)
+        cols["s2scene"] = {"type": "raster", "title": f"Sentinel-2 scene {S2_SCENE} (bench)",
+                           "href": f"sentinel2/{data.s2_cog.name}", "bands": bands,
+                           "render": {"bands": ["B04", "B03", "B02"], "rescale": [0, 3000], "resampling": resampling}}
+    if mosaic_folder is not None:  # the mosaic group's 12 scenes, rendered like the demo collection
+        cols[mosaic_folder.name] = {"type": "raster", "title": "12 Sentinel-2 scenes (bench)",
+                                    "stac": mosaic_folder.name, "render": dict(cols["sentinel2"]["render"])}
     VAR.mkdir(parents=True, exist_ok=True)
     CATALOG.write_text(yaml.safe_dump(doc, sort_keys=False))
     return CATALOG
@@ -106,10 +122,16 @@ def dem_tiles(count: int, seed: int) -> list[Tile]:
 def scene_tiles(cog: Path, count: int, seed: int) -> list[Tile]:
     """Distinct tiles at zooms 11..15 whose centre lies inside the scene, evenly spread over zooms."""
     with rasterio.open(cog) as ds:
-        w, s, e, n = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds)
+        bounds = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds)
+    return tiles_in_bounds(bounds, S2_ZOOMS, count, seed)
+
+
+def tiles_in_bounds(bounds: tuple[float, float, float, float], zooms: range, count: int, seed: int) -> list[Tile]:
+    """Distinct tiles whose centre lies inside WGS84 `bounds`, evenly spread over `zooms`, shuffled."""
+    w, s, e, n = bounds
     rng = random.Random(seed)
     by_zoom = {}
-    for z in S2_ZOOMS:
+    for z in zooms:
         inside = []
         for t in WMQ.tiles(w, s, e, n, [z]):
             b = WMQ.bounds(t)
@@ -119,9 +141,9 @@ def scene_tiles(cog: Path, count: int, seed: int) -> list[Tile]:
         rng.shuffle(inside)
         by_zoom[z] = inside
     tiles: list[Tile] = []
-    left, zooms = count, list(S2_ZOOMS)
-    for i, z in enumerate(zooms):
-        share = left // (len(zooms) - i)
+    left, zs = count, list(zooms)
+    for i, z in enumerate(zs):
+        share = left // (len(zs) - i)
         take = by_zoom[z][:share]
         tiles += take
         left -= len(take)

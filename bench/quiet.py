@@ -4,6 +4,7 @@ processes used during it, so a disturbed number can be told from a clean one."""
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 import psutil
 
@@ -37,6 +38,18 @@ def wait_quiet(max_wait: float = 15.0) -> dict:
 
 def budget_left() -> float:
     return _budget["left"]
+
+
+@contextmanager
+def capped(seconds: float):
+    """At most `seconds` of waiting for a quiet machine inside the block (and within the run's budget)."""
+    saved = _budget["left"]
+    cap = min(saved, seconds)
+    _budget["left"] = cap
+    try:
+        yield
+    finally:
+        _budget["left"] = saved - (cap - _budget["left"])
 
 
 class Meter:

@@ -61,9 +61,15 @@ def preflight(server: Server, target: Target, tile: Tile) -> str | None:
 def run_load(server: Server, target: Target, tiles: list[Tile], warmup: list[Tile], *, concurrency: int,
              max_count: int, max_seconds: float, name: str) -> dict:
     """Run bench.load in its own process against one server; returns its JSON result."""
+    return run_paths(server, [target.path(t) for t in tiles], [target.path(t) for t in warmup],
+                     concurrency=concurrency, max_count=max_count, max_seconds=max_seconds, name=name)
+
+
+def run_paths(server: Server, paths: list[str], warmup: list[str], *, concurrency: int, max_count: int,
+              max_seconds: float, name: str) -> dict:
+    """bench.load over explicit request paths (in order when concurrency is 1)."""
     spec = {"host": "127.0.0.1", "port": server.port, "concurrency": concurrency, "max_count": max_count,
-            "max_seconds": max_seconds, "worker_pids": server.worker_pids,
-            "warmup": [target.path(t) for t in warmup], "paths": [target.path(t) for t in tiles]}
+            "max_seconds": max_seconds, "worker_pids": server.worker_pids, "warmup": warmup, "paths": paths}
     path = VAR / "specs" / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(spec))

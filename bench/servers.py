@@ -40,6 +40,7 @@ class Server:
     port: int
     proc: subprocess.Popen
     log: Path
+    probe: str = "/"
     worker_pids: list[int] = field(default_factory=list)
 
     @property
@@ -56,6 +57,28 @@ class Server:
                 self.proc.kill()
                 self.proc.wait(10)
 
+    def restart_workers(self, timeout: float = 120) -> float:
+        """Fresh worker processes (SIGHUP: gunicorn starts new workers, then stops the old ones):
+        empty GDAL caches and dataset handles; the OS page cache stays warm. Returns the seconds
+        it took until every new worker answers (fast with preload: the workers are forked)."""
+        t0 = time.monotonic()
+        old = set(self.worker_pids)
+        self.proc.send_signal(signal.SIGHUP)
+        expected = len(old)
+        while time.monotonic() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited on SIGHUP; see {self.log}")
+            kids = {c.pid for c in psutil.Process(self.proc.pid).children()}
+            if len(kids) == expected and not kids & old:
+                try:
+                    if _all_ready(self, self.probe, expected):
+                        self.worker_pids = sorted(kids)
+                        return time.monotonic() - t0
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name}: workers not back {timeout:.0f}s after SIGHUP; see {self.log}")
+
 
 def _base_env(workers: int) -> dict[str, str]:
     env = dict(os.environ)
@@ -65,7 +88,7 @@ def _base_env(workers: int) -> dict[str, str]:
     return env
 
 
-def start_ours(workers: int, dem_width: int, extra_env: dict[str, str] | None = None) -> Server:
+def start_ours(workers: int, dem_width: int, extra_env: dict[str, str] | None = None, preload: bool = False) -> Server:
     port = free_port()
     env = _base_env(workers) | (extra_env or {})
     env.update({
@@ -79,17 +102,24 @@ def start_ours(workers: int, dem_width: int, extra_env: dict[str, str] | None = 
         "GEODEFERRED_CATALOG": str(CATALOG),
         "GEODEFERRED_LOG_LEVEL": "warning",
     })
-    cmd = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app.asgi:app"]
+    cmd = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app.asgi:app"] + _preload(preload)
     return _launch("geodeferred", cmd, env, port, "/conformance")
 
 
-def start_titiler(workers: int, extra_env: dict[str, str] | None = None) -> Server:
+def start_titiler(workers: int, extra_env: dict[str, str] | None = None, preload: bool = False) -> Server:
     port = free_port()
     env = _base_env(workers) | (extra_env or {})
     env["BENCH_TITILER_BIND"] = f"127.0.0.1:{port}"
     env["BENCH_TITILER_WORKERS"] = str(workers)
-    cmd = [sys.executable, "-m", "gunicorn", "-c", str(TITILER_CONF), "bench.titiler_app:app"]
+    cmd = [sys.executable, "-m", "gunicorn", "-c", str(TITILER_CONF), "bench.titiler_app:app"] + _preload(preload)
     return _launch("titiler", cmd, env, port, "/healthz")
+
+
+def _preload(on: bool) -> list[str]:
+    """--preload: the master imports the application once and forks the workers, so that SIGHUP
+    gives fresh workers in a second instead of re-importing everything (each worker still builds
+    its own state: our services in the lifespan, GDAL's caches and dataset handles)."""
+    return ["--preload"] if on else []
 
 
 def _launch(name: str, cmd: list[str], env: dict[str, str], port: int, probe: str, timeout: float = 180) -> Server:
@@ -97,7 +127,7 @@ def _launch(name: str, cmd: list[str], env: dict[str, str], port: int, probe: st
     log = VAR / f"{name}.log"
     out = log.open("w")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(name, port, proc, log)
+    server = Server(name, port, proc, log, probe)
     deadline = time.monotonic() + timeout
     expected = int(env["WEB_CONCURRENCY"])
     while time.monotonic() < deadline:

@@ -21,11 +21,16 @@ RASTER_INPUT_SCHEMA = {
         {"type": "object", "required": ["href"], "properties": {"href": {"type": "string", "format": "uri-reference"}}},
     ]
 }
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+_FOUR = {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}
 REGION = {
-    "bbox": {"title": "Region to compute", "description": "Needed for sync/async results; not for response=collection.",
-             "minOccurs": 0, "schema": {"type": "object", "format": "ogc-bbox", "required": ["bbox"],
-                                        "properties": {"bbox": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
-                                                       "crs": {"type": "string", "format": "uri", "default": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}}}},
+    "bbox": {"title": "Region to compute",
+             "description": "Needed for sync/async results; not for response=collection. One region per execution: "
+                            "given here or in a nested process (regions given in several places must agree).",
+             "minOccurs": 0, "schema": {"oneOf": [  # the OGC bounding box object, or its plain array (CRS84)
+                 {"type": "object", "format": "ogc-bbox", "required": ["bbox"],
+                  "properties": {"bbox": _FOUR, "crs": {"type": "string", "format": "uri", "default": CRS84}}},
+                 _FOUR]}},
     "crs": {"title": "Output CRS", "description": "Defaults to the bbox CRS.", "minOccurs": 0,
             "schema": {"type": "string", "format": "uri"}},
     "width": {"title": "Output width in pixels", "minOccurs": 0, "schema": {"type": "integer", "minimum": 1, "default": 512}},

@@ -72,6 +72,16 @@ def test_mosaic_tile_equals_a_numpy_composite(client, s2, tile, method):
     np.testing.assert_allclose(img[..., 0][valid], byte(want, 0, 0.6)[valid], atol=1)
 
 
+def test_mosaic_true_colour_keeps_the_collection_display_range(client, s2, tile):
+    """A median true-colour tile with no rescale is shown with the collection's range (0..0.3),
+    not 0..255 (a black tile)."""
+    t, _ = tile
+    q = f"{TILES}/{t.z}/{t.y}/{t.x}?datetime=2022-03/2023-10&mosaic=median&bands=B04,B03,B02"
+    default, explicit = png(client.get(q)), png(client.get(q + "&rescale=0,0.3"))
+    np.testing.assert_array_equal(default, explicit)
+    assert default[..., :3].max() > 50
+
+
 def test_default_mosaic_masks_clouds(client, s2, tile):
     """Without a mosaic method a date range is the newest clear pixel: no cloud class survives."""
     t, grid = tile
