@@ -37,9 +37,8 @@ async def tile_matrix_set(request: Request) -> Response:
     return document(request, tms_document(request.path_params["tms"]), request.path_params["tms"])
 
 
-def _prefix(request: Request) -> str:
+def _prefix(request: Request, cid: str) -> str:
     """`{base}/collections/{cid}`, or its style `{base}/collections/{cid}/styles/{sid}` (404 if unknown)."""
-    cid = request.path_params["cid"]
     url = f"{base_url(request)}/collections/{cid}"
     sid = request.path_params.get("sid")
     if sid is None:
@@ -64,7 +63,7 @@ def _tileset(request: Request, cid: str, tms_id: str) -> dict:
     tms = get_tms(tms_id)
     bbox = raster_bbox(request, cid)
     zmin, zmax = zoom_range(tms_id, bbox)
-    prefix = _prefix(request)
+    prefix = _prefix(request, cid)
     tile_url = f"{prefix}/map/tiles/{tms_id}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"
     lims = []
     for z in range(zmin, zmax + 1):
@@ -97,7 +96,7 @@ async def tilesets(request: Request) -> Response:
     cid = request.path_params["cid"]
     base = base_url(request)
     raster_bbox(request, cid)  # 404 for an unknown collection
-    prefix = _prefix(request)
+    prefix = _prefix(request, cid)
     sets = []
     for t in ("WebMercatorQuad", "WorldCRS84Quad"):
         ts = _tileset(request, cid, t)
@@ -121,7 +120,7 @@ def tilejson_doc(request: Request, cid: str, tms_id: str, query: Mapping[str, st
     own = [(k, v) for k, v in query.items() if k != "f"]  # `f=json` asked for this document, not for tiles
     styled = "sid" in request.path_params
     parse_map_request(request.app.state.services, cid, map_query(request) if styled else dict(own), "png")
-    prefix = _prefix(request) if styled else f"{base_url(request)}/collections/{cid}"
+    prefix = _prefix(request, cid)
     q = urlencode(own, safe=",")
     url = f"{prefix}/map/tiles/{tms_id}/{{z}}/{{y}}/{{x}}" + (f"?{q}" if q else "")
     lims = ts["tileMatrixSetLimits"]
