@@ -11,19 +11,20 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from demodata import build_demo_data
+from processes.deployed import DeployedStore
 from processes.engine.executor import make_executor
 from processes.jobs import JobRunner, JobStore
 
 from . import errors, housekeeping
 from .catalog import load_catalog
-from .routes import common, coverages, features, health, jobs, processes, stac, tiles
+from .routes import cog, common, coverages, deploy, features, health, jobs, processes, stac, styles, tiles, web
 from .services import Services
 from .settings import Settings
 from .stac.service import open_stac
 from .tile_cache import make_tile_cache
 from .virtual import GraphStore
 
-ROUTE_MODULES = (common, health, tiles, coverages, processes, jobs, features, stac)
+ROUTE_MODULES = (common, health, tiles, styles, coverages, processes, deploy, jobs, features, stac, cog, web)
 log = logging.getLogger("geodeferred")
 
 
@@ -38,7 +39,8 @@ def build_services(settings: Settings) -> Services:
     runner = JobRunner(store, executor, "processes.execute:run_job_work", coordinators=settings.job_coordinators)
     return Services(settings, catalog, GraphStore(settings.jobs_dir / "graphs", settings.retention_hours * 3600), store, runner, executor,
                     make_tile_cache(settings.tile_cache, settings.tile_cache_entries),
-                    ThreadPoolExecutor(settings.tile_threads, thread_name_prefix="tiles"))
+                    ThreadPoolExecutor(settings.tile_threads, thread_name_prefix="tiles"),
+                    DeployedStore(settings.jobs_dir / "deployed"))
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

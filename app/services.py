@@ -9,6 +9,7 @@ from processes.engine.errors import UnknownCollection
 from processes.engine.executor import Executor
 from processes.engine.graph import Node, parse_process
 from processes.engine.sources import Source
+from processes.deployed import DeployedStore
 from processes.jobs import JobRunner, JobStore
 
 from .catalog import Catalog
@@ -28,25 +29,38 @@ class Services:
     executor: Executor
     tiles: TileCache
     tile_pool: ThreadPoolExecutor
+    deployed: DeployedStore
     stac: StacService | None = None  # set by the lifespan once the STAC backend runs
     _nodes: dict[str, Node] = field(default_factory=dict)
 
     def resolve(self, cid: str) -> Source | Node:
-        """A collection id -> a readable collection, or the graph of a deferred result collection."""
+        """A collection id -> a readable collection, or the graph of a deferred result collection
+        (a `response=collection` result, or a deployed process with its default inputs)."""
         if cid in self.catalog.rasters:
             return self.catalog.rasters[cid].collection
-        node = self._nodes.get(cid)
+        doc = self.virtual_doc(cid)
+        if doc is None:
+            raise UnknownCollection(f"unknown collection '{cid}'")
+        node = self._nodes.get(doc["version"])
         if node is None:
-            doc = self.graphs.get(cid)
-            if doc is None:
-                raise UnknownCollection(f"unknown collection '{cid}'")
             g = doc["graph"]
             node = parse_process(g["process"], g["inputs"], self.resolve)
-            self._nodes[cid] = node
+            if len(self._nodes) > 10_000:
+                self._nodes.clear()
+            self._nodes[doc["version"]] = node
         return node
 
     def lookup(self, cid: str) -> Source:
         return self.catalog.collection(cid)
 
     def virtual_doc(self, cid: str) -> dict[str, Any] | None:
-        return self.graphs.get(cid)
+        """{id, graph, title, version} of a collection defined by a workflow, else None."""
+        doc = self.graphs.get(cid)
+        if doc is not None:
+            return doc | {"version": cid}
+        d = self.deployed.get(cid)
+        if d is None:
+            return None
+        process, inputs = d.expand({})
+        return {"id": d.id, "graph": {"process": process, "inputs": inputs}, "title": d.title,
+                "description": d.description, "process": d.id, "version": d.digest}

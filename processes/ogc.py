@@ -12,17 +12,25 @@ RASTER_INPUT_SCHEMA = {
         {"type": "object", "required": ["collection"],
          "properties": {"collection": {"type": "string", "format": "uri-reference"},
                         "bands": {"type": "array", "items": {"type": "string"}},
-                        "datetime": {"type": "string"}}},
+                        "datetime": {"type": "string"},
+                        "filter": {"description": "CQL2 filter on the items' properties (e.g. eo:cloud_cover < 20)",
+                                   "oneOf": [{"type": "string"}, {"type": "object"}]},
+                        "filter-lang": {"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"}}},
         {"type": "object", "required": ["process"],
          "properties": {"process": {"type": "string", "format": "uri-reference"}, "inputs": {"type": "object"}}},
         {"type": "object", "required": ["href"], "properties": {"href": {"type": "string", "format": "uri-reference"}}},
     ]
 }
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+_FOUR = {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}
 REGION = {
-    "bbox": {"title": "Region to compute", "description": "Needed for sync/async results; not for response=collection.",
-             "minOccurs": 0, "schema": {"type": "object", "format": "ogc-bbox", "required": ["bbox"],
-                                        "properties": {"bbox": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
-                                                       "crs": {"type": "string", "format": "uri", "default": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}}}},
+    "bbox": {"title": "Region to compute",
+             "description": "Needed for sync/async results; not for response=collection. One region per execution: "
+                            "given here or in a nested process (regions given in several places must agree).",
+             "minOccurs": 0, "schema": {"oneOf": [  # the OGC bounding box object, or its plain array (CRS84)
+                 {"type": "object", "format": "ogc-bbox", "required": ["bbox"],
+                  "properties": {"bbox": _FOUR, "crs": {"type": "string", "format": "uri", "default": CRS84}}},
+                 _FOUR]}},
     "crs": {"title": "Output CRS", "description": "Defaults to the bbox CRS.", "minOccurs": 0,
             "schema": {"type": "string", "format": "uri"}},
     "width": {"title": "Output width in pixels", "minOccurs": 0, "schema": {"type": "integer", "minimum": 1, "default": 512}},
@@ -69,5 +77,24 @@ def description(op: Operation, base: str) -> dict[str, Any]:
     return summary(op, base) | {"inputs": inputs, "outputs": OUTPUT_DOCS}
 
 
-def all_summaries(base: str) -> list[dict[str, Any]]:
-    return [summary(op, base) for op in REGISTRY.values()]
+def all_summaries(base: str, deployed: list[Any] = ()) -> list[dict[str, Any]]:
+    return [summary(op, base) for op in REGISTRY.values()] + [deployed_summary(d, base) for d in deployed]
+
+
+def deployed_summary(d: Any, base: str) -> dict[str, Any]:
+    """A process deployed from a workflow (processes.deployed.Deployed): listed like a built-in one,
+    with links to its workflow and to the collection its defaults define."""
+    url = f"{base}/processes/{d.id}"
+    return {"id": d.id, "title": d.title, "description": d.description, "version": d.version,
+            "keywords": ["workflow", "deployed"], "jobControlOptions": CONTROL, "outputTransmission": ["value", "reference"],
+            "links": [{"href": url, "rel": "self", "type": "application/json", "title": "Process description"},
+                      {"href": f"{url}/execution", "rel": "http://www.opengis.net/def/rel/ogc/1.0/execute",
+                       "type": "application/json", "title": "Execute"},
+                      {"href": f"{url}/package", "rel": "http://www.opengis.net/def/rel/ogc/1.0/application-package",
+                       "type": "application/ogcapppkg+json", "title": "Application package (the workflow)"},
+                      {"href": f"{base}/collections/{d.id}", "rel": "http://www.opengis.net/def/rel/ogc/1.0/data",
+                       "type": "application/json", "title": "The workflow with its default inputs, as a collection"}]}
+
+
+def deployed_description(d: Any, base: str) -> dict[str, Any]:
+    return deployed_summary(d, base) | {"inputs": dict(d.inputs) | REGION, "outputs": OUTPUT_DOCS}

@@ -40,7 +40,8 @@ GEOJSON = "application/geo+json"
 SCHEMA_JSON = "application/schema+json"
 REL = "http://www.opengis.net/def/rel/ogc/1.0/"
 PROVIDER = "app.features_provider.GeoJSONMemoryProvider"
-LIMITS = {"default_items": 10, "max_items": 1000, "on_exceed": "throttle"}
+# GDAL's OAPIF driver (and so QGIS) asks for pages of `maximum` when the API definition gives one
+LIMITS = {"default_items": 1000, "max_items": 10000, "on_exceed": "throttle"}
 MAX_BASE_URLS = 16  # API objects kept (one per Host a client used), least recently used dropped
 
 ITEMS_PARAMS = {"f", "lang", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "properties",
@@ -231,7 +232,8 @@ def collection_doc(request: Request, cid: str) -> dict[str, Any]:
         "id": cid, "title": title, "description": entry.config.description, "keywords": list(entry.config.keywords),
         "itemType": "feature", "extent": extent, "crs": [CRS84], "storageCrs": CRS84,
         "links": self_links(url, title) + [
-            link(f"{url}/items?f=json", "items", GEOJSON, f"{title}: features (GeoJSON)"),
+            # a clean href: GDAL 3.6 appends /{featureId} to it (`ogr2ogr -where "id = 'X'"`)
+            link(f"{url}/items", "items", GEOJSON, f"{title}: features (GeoJSON)"),
             link(f"{url}/items?f=html", "items", "text/html", f"{title}: features (HTML)"),
             link(f"{url}/queryables", REL + "queryables", SCHEMA_JSON, f"{title}: queryables"),
         ],
@@ -263,7 +265,7 @@ OPENAPI = {
             _F,
             _q("limit", f"Features per page (default {LIMITS['default_items']}, larger values are "
                         f"reduced to {LIMITS['max_items']}).",
-               {"type": "integer", "minimum": 1, "default": LIMITS["default_items"]}),
+               {"type": "integer", "minimum": 1, "maximum": LIMITS["max_items"], "default": LIMITS["default_items"]}),
             _q("offset", "Index of the first feature of the page.", {"type": "integer", "minimum": 0, "default": 0}),
             _q("bbox", "minx,miny,maxx,maxy (or 6 numbers) in CRS84; minx > maxx crosses the antimeridian.",
                {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},

@@ -13,6 +13,7 @@ from ..errors import ApiError, Gone, NoSuchJob, ResultNotReady
 from ..negotiate import base_url, document, link, self_links
 
 CONFORMANCE: list[str] = []
+LISTED = ("accepted", "running", "successful", "failed")
 
 
 def job_links(base: str, rec: JobRecord) -> list[dict]:
@@ -42,7 +43,7 @@ async def list_jobs(request: Request) -> Response:
     s = request.app.state.services
     base = base_url(request)
     limit, offset = _int(request, "limit", 100, 1, 1000), _int(request, "offset", 0, 0, 10**9)
-    status = request.query_params.getlist("status") or None
+    status = request.query_params.getlist("status") or list(LISTED)  # dismissed jobs are gone for clients
     pids = request.query_params.getlist("processID") or None
     recs = s.jobs.list(limit=limit + 1, offset=offset, status=status, process_id=pids)
     links = self_links(f"{base}/jobs", "Jobs")
@@ -53,7 +54,10 @@ async def list_jobs(request: Request) -> Response:
 
 
 def _record(request: Request) -> JobRecord:
+    """The job of the path; a dismissed job is gone for clients (OGC /req/dismiss: 404 afterwards)."""
     rec = request.app.state.services.jobs.get(request.path_params["job_id"])
+    if rec.status == "dismissed":
+        raise NoSuchJob(f"job {rec.jobID} was dismissed")
     return rec
 
 
@@ -66,8 +70,6 @@ async def status(request: Request) -> Response:
 
 
 def _ready(rec: JobRecord) -> dict:
-    if rec.status == "dismissed":
-        raise NoSuchJob(f"job {rec.jobID} was dismissed")
     if rec.expired:
         raise Gone(f"the results of job {rec.jobID} expired at {rec.expired} (retention policy)")
     if rec.status == "failed":
@@ -88,7 +90,7 @@ async def results(request: Request) -> Response:
             doc[name] = json.loads(s.jobs.result_path(rec.jobID, entry["file"]).read_bytes())
         else:
             doc[name] = {"href": f"{base}/jobs/{rec.jobID}/results/{name}", "type": entry["mediaType"]}
-    return JSONResponse(doc)
+    return document(request, doc, f"Results of job {rec.jobID}")
 
 
 async def result_file(request: Request) -> Response:
@@ -103,7 +105,7 @@ async def result_file(request: Request) -> Response:
 
 async def dismiss(request: Request) -> Response:
     s = request.app.state.services
-    rec = s.jobs.dismiss(request.path_params["job_id"])
+    rec = s.jobs.dismiss(_record(request).jobID)
     return JSONResponse(rec.status_info() | {"links": job_links(base_url(request), rec)})
 
 

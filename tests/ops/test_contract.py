@@ -25,6 +25,7 @@ EXAMPLES = {
     "mask": ({"data": ("B04", "B08"), "mask": ("SCL",)}, {"values": [3, 8, 9, 10]}),
     "composite": ({"data": ("B04", "B08", "SCL")}, {}),
     "difference": ({"a": ("nbr",), "b": ("nbr",)}, {}),
+    "stack": ({"a": ("nd",), "b": ("nd", "elevation")}, {}),
 }
 
 
