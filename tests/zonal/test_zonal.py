@@ -90,7 +90,7 @@ def test_valid_fraction_and_area(s2, parcels, reference):
     # April is clear apart from the SCL no-data strip (x < 50 m): the fraction is the observed share
     april = {fid: r["series"][0] for fid, r in got.items()}
     assert april["ordinary"]["valid_fraction"] == pytest.approx(1.0)
-    assert april["edge"]["valid_fraction"] == pytest.approx(100 / 250, rel=1e-6)  # 100 of its 250 m are on the raster
+    assert april["edge"]["valid_fraction"] == pytest.approx((4000 - 3900.37) / 250, rel=1e-6)  # the part on the raster
     assert april["outside"]["valid_fraction"] == 0
 
 
