@@ -16,14 +16,14 @@ from processes.jobs import JobRunner, JobStore
 from . import errors, housekeeping
 from .catalog import load_catalog
 from .demo_data import build_demo_data
-from .routes import common, coverages, features, health, jobs, processes, stac, styles, tiles, web
+from .routes import analyses, common, coverages, features, health, jobs, processes, stac, styles, tiles, web
 from .services import Services
 from .settings import Settings
 from .stac.service import open_stac
 from .tile_cache import make_tile_cache
 from .virtual import GraphStore
 
-ROUTE_MODULES = (common, health, tiles, styles, coverages, processes, jobs, features, stac, web)
+ROUTE_MODULES = (common, health, tiles, styles, coverages, processes, jobs, features, stac, analyses, web)
 log = logging.getLogger("geodeferred")
 
 

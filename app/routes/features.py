@@ -64,10 +64,10 @@ QUERYABLES_PARAMS = {"f", "lang", "properties", "profile"}
 
 
 # ---------------------------------------------------------------- the pygeoapi configuration and API objects
-def pygeoapi_config(catalog: Catalog, base: str) -> dict[str, Any]:
-    """pygeoapi's configuration for the catalog's vector collections, with links under `base`."""
+def pygeoapi_config(entries: dict[str, FeatureEntry], base: str) -> dict[str, Any]:
+    """pygeoapi's configuration for vector collections (the catalog's, or a job's results), links under `base`."""
     resources = {}
-    for cid, e in catalog.features.items():
+    for cid, e in entries.items():
         layer = _layer(e)
         resources[cid] = {
             "type": "collection", "title": e.config.title, "description": e.config.description or e.config.title,
@@ -117,24 +117,26 @@ class _Bridge:
         self._apis: OrderedDict[str, API] = OrderedDict()
         self._lock = threading.Lock()
 
-    def api(self, base: str) -> API:
+    def api(self, base: str, entry: FeatureEntry | None = None) -> API:
+        """The catalog's API object, or one for a single collection outside it (a job's results)."""
+        key = (base, None if entry is None else (entry.id, str(entry.path)))
         with self._lock:
-            api = self._apis.get(base)
+            api = self._apis.get(key)
             if api is None:
-                api = _new_api(pygeoapi_config(self.catalog, base))
-                self._apis[base] = api
+                api = _new_api(pygeoapi_config(self.catalog.features if entry is None else {entry.id: entry}, base))
+                self._apis[key] = api
                 while len(self._apis) > MAX_BASE_URLS:
                     self._apis.popitem(last=False)
-            self._apis.move_to_end(base)
+            self._apis.move_to_end(key)
             return api
 
 
-def _api(request: Request) -> API:
+def _api(request: Request, entry: FeatureEntry) -> API:
     catalog = request.app.state.services.catalog
     bridge = getattr(request.app.state, "features_bridge", None)
     if bridge is None or bridge.catalog is not catalog:
         bridge = request.app.state.features_bridge = _Bridge(catalog)
-    return bridge.api(base_url(request))
+    return bridge.api(base_url(request), None if entry.id in catalog.features else entry)
 
 
 # ---------------------------------------------------------------- adapting pygeoapi's answers
@@ -144,7 +146,7 @@ def _layer(entry: FeatureEntry):
 
 def _entry(request: Request) -> FeatureEntry:
     cid = request.path_params["cid"]
-    entry = request.app.state.services.catalog.features.get(cid)
+    entry = request.app.state.services.feature_entry(cid)
     if entry is None:
         raise NotFound(f"unknown feature collection '{cid}'")
     return entry
@@ -192,10 +194,11 @@ def _with_filter(fn: Callable, flt: Filter | None) -> Callable:
     return call
 
 
-async def _call(request: Request, fn: Callable, *args: Any, flt: Filter | None = None) -> tuple[dict[str, str], Any]:
+async def _call(request: Request, entry: FeatureEntry, fn: Callable, *args: Any,
+                flt: Filter | None = None) -> tuple[dict[str, str], Any]:
     """Run a pygeoapi API function (as JSON) off the event loop; its 4xx answers become our errors.
     A CQL2 filter reaches our provider directly: pygeoapi never sees the filter parameters."""
-    api = _api(request)
+    api = _api(request, entry)
     api_request = await APIRequest.from_starlette(request, api.locales)
     api_request._format = "json"  # we render HTML ourselves from the JSON answer (pygeoapi 0.21 attribute)
     if any(name in api_request._args for name in FILTER_PARAMS):
@@ -241,7 +244,7 @@ async def items(request: Request) -> Response:
     _check_params(request, ITEMS_PARAMS | set(layer.fields))
     fmt = choose_format(request, ["json", "html"], "json")
     flt = request_filter(request, layer)
-    headers, doc = await _call(request, get_collection_items, entry.id, flt=flt)
+    headers, doc = await _call(request, entry, get_collection_items, entry.id, flt=flt)
     offset = int(request.query_params.get("offset") or 0)  # pygeoapi has checked it
     hits = (request.query_params.get("resulttype") or "").lower() == "hits"
     last = doc.get("numberMatched", 0) <= offset + doc.get("numberReturned", 0)
@@ -256,7 +259,7 @@ async def item(request: Request) -> Response:
     _check_params(request, ITEM_PARAMS)
     fmt = choose_format(request, ["json", "html"], "json")
     fid = request.path_params["fid"]
-    headers, doc = await _call(request, get_collection_item, entry.id, fid)
+    headers, doc = await _call(request, entry, get_collection_item, entry.id, fid)
     doc["links"] = _tidy_links(doc.get("links", []), fmt)
     return _respond(request, doc, f"{entry.config.title}: {fid}", headers)
 
@@ -264,13 +267,13 @@ async def item(request: Request) -> Response:
 async def queryables(request: Request) -> Response:
     entry = _entry(request)
     _check_params(request, QUERYABLES_PARAMS)
-    headers, doc = await _call(request, get_collection_queryables, entry.id)
+    headers, doc = await _call(request, entry, get_collection_queryables, entry.id)
     return _respond(request, doc, f"{entry.config.title}: queryables", headers, SCHEMA_JSON)
 
 
 def collection_doc(request: Request, cid: str) -> dict[str, Any]:
     """The OGC API - Common collection description of a vector collection."""
-    entry = request.app.state.services.catalog.features[cid]
+    entry = request.app.state.services.feature_entry(cid)
     layer = _layer(entry)
     url = f"{base_url(request)}/collections/{cid}"
     title = entry.config.title

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from processes.engine.region import check_budget
 from processes.execute import OUTPUTS, ExecuteRequest, job_request, parse_execution, produce_bytes
 from processes.ogc import all_summaries, description
+from processes.analysis import ANALYSES
 from processes.ops import REGISTRY
 
 from processes.jobs import ACTIVE
@@ -21,6 +22,7 @@ from .. import load
 from ..errors import ApiError, NoSuchProcess, Overloaded
 from ..negotiate import base_url, document, json_body, link, self_links
 from ..queries import openapi_schema
+from . import analyses
 from .jobs import job_links
 
 P1 = "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/"
@@ -30,7 +32,7 @@ CONFORMANCE = [P1 + c for c in ("core", "ogc-process-description", "json", "html
 
 
 def _op(pid: str):
-    op = REGISTRY.get(pid)
+    op = REGISTRY.get(pid) or ANALYSES.get(pid)
     if op is None:
         raise NoSuchProcess(f"unknown process '{pid}'; see /processes")
     return op
@@ -77,6 +79,8 @@ async def execute(request: Request) -> Response:
     s = request.app.state.services
     pid = request.path_params["pid"]
     _op(pid)
+    if analyses.is_analysis(pid):
+        return await analyses.execute(request, pid, _wants_async(request))
     mode = request.query_params.get("response")
     if mode not in (None, "collection", "landingPage"):
         raise ApiError("response must be 'collection' or 'landingPage' (or absent)")

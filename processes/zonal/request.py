@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..engine.errors import GraphError, UnknownCollection
+from ..engine.errors import BudgetExceeded, GraphError, UnknownCollection
 from ..engine.executor import Executor
 from ..engine.graph import Resolver, canonical, collections_of, last_segment, output_bands, parse_node
 from ..engine.sources import Collection
@@ -129,9 +129,17 @@ def spec_of(request: Mapping[str, Any], colls: Mapping[str, Collection]) -> Spec
 
 
 def run(request: Mapping[str, Any], executor: Executor, chunk: int = 1024,
-        progress: Callable[[int, int], None] | None = None) -> Iterator[dict[str, Any]]:
-    """Feature results of a prepared request, in completion order (see engine.results)."""
+        progress: Callable[[int, int], None] | None = None, max_pixels: int | None = None) -> Iterator[dict[str, Any]]:
+    """Feature results of a prepared request, in completion order (see engine.results). Planning
+    happens now, so bad inputs and an exceeded pixel budget raise before anything is produced."""
     colls = {k: collection_from_dict(v) for k, v in request["collections"].items()}
     if not request["features"]:
         return iter(())
-    return results(plan(request["features"], spec_of(request, colls), request["grid"], colls, chunk), executor, progress)
+    p = plan(request["features"], spec_of(request, colls), request["grid"], colls, chunk)
+    if max_pixels is not None:
+        reads = sum(t.grid.width * t.grid.height for t in p.tasks) * len(p.spec.dates)
+        if reads > max_pixels:
+            raise BudgetExceeded(f"the request reads about {reads:,} pixels; the limit of a synchronous execution is "
+                                 f"{max_pixels:,}. Execute it asynchronously (Prefer: respond-async), or select "
+                                 "fewer features or dates.")
+    return results(p, executor, progress)
