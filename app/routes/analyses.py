@@ -42,7 +42,7 @@ def media_type(request: Request, body: Mapping[str, Any]) -> str:
 
 async def respond(request: Request, pid: str, job: dict[str, Any], media: str) -> Response:
     s = request.app.state.services
-    records = await run_in_threadpool(start, pid, job, s.executor, s.settings.region_chunk, s.settings.max_sync_pixels)
+    records = await run_in_threadpool(start, pid, job, s.executor, s.settings.zonal_chunk, s.settings.max_sync_pixels)
     if media == encode.NDJSON:  # each feature as soon as its chunks are done
         return StreamingResponse(iterate_in_threadpool(encode.ndjson(records)), media_type=media)
     data = await run_in_threadpool(lambda: encode.encode(records, media))
@@ -60,7 +60,7 @@ async def execute(request: Request, pid: str, asynchronous: bool) -> Response:
     job = await run_in_threadpool(parse, pid, body.get("inputs", {}), s.analysis_context())
     if not asynchronous:
         return await respond(request, pid, job, media)
-    job["media_type"] = media
+    job["media_type"], job["chunk"] = media, s.settings.zonal_chunk
     rec = s.jobs.create(pid, job)
     s.runner.start(rec.jobID)
     url = f"{base_url(request)}/jobs/{rec.jobID}"

@@ -93,17 +93,21 @@ def centers_coverage(geom, height: int, width: int) -> np.ndarray:
     return shapely.contains_xy(geom, cols, rows).astype(np.float64)
 
 
-def feature_cells(geom_px, width: int, height: int, rule: Rule) -> tuple[np.ndarray, np.ndarray]:
-    """(flat cell indices in the window, coverage fractions) of one feature in pixel coordinates."""
+def feature_cells(geom_px, width: int, height: int, rule: Rule, off: tuple[int, int] = (0, 0)
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(flat cell indices in the window, coverage fractions) of one feature in pixel coordinates of
+    a reference grid; the window starts at column/row `off` of it. Coverage is computed relative to
+    the feature's own bounding box, so it does not depend on which window it is read in."""
+    ox, oy = off
     if geom_px is None or geom_px.is_empty:
         return np.empty(0, np.int64), np.empty(0)
     if geom_px.geom_type in ("Point", "MultiPoint"):
         xy = shapely.get_coordinates(geom_px)
-        c, r = np.floor(xy[:, 0]).astype(np.int64), np.floor(xy[:, 1]).astype(np.int64)
+        c, r = np.floor(xy[:, 0]).astype(np.int64) - ox, np.floor(xy[:, 1]).astype(np.int64) - oy
         ok = (c >= 0) & (c < width) & (r >= 0) & (r < height)
         cells = np.unique(r[ok] * width + c[ok])
         return cells, np.ones(len(cells))
-    clipped = shapely.clip_by_rect(geom_px, 0, 0, width, height)
+    clipped = shapely.clip_by_rect(geom_px, ox, oy, ox + width, oy + height)
     if clipped.is_empty:
         return np.empty(0, np.int64), np.empty(0)
     x0, y0, x1, y1 = clipped.bounds
@@ -118,15 +122,16 @@ def feature_cells(geom_px, width: int, height: int, rule: Rule) -> tuple[np.ndar
             return np.empty(0, np.int64), np.empty(0)
         cov = exact_coverage(rings, h, w)
     rr, cc = np.nonzero(cov > EPS)
-    return (rr + r0) * width + (cc + c0), cov[rr, cc]
+    return (rr + r0 - oy) * width + (cc + c0 - ox), cov[rr, cc]
 
 
-def weights(geoms_px: list, width: int, height: int, rule: Rule = "exact") -> sparse.csr_matrix:
+def weights(geoms_px: list, width: int, height: int, rule: Rule = "exact", off: tuple[int, int] = (0, 0)
+            ) -> sparse.csr_matrix:
     """Sparse (features x window cells) matrix of coverage fractions; computed once per chunk and
     reused for every date and statistic."""
     indptr, indices, data = [0], [], []
     for g in geoms_px:
-        cells, cov = feature_cells(g, width, height, rule)
+        cells, cov = feature_cells(g, width, height, rule, off)
         indices.append(cells)
         data.append(cov)
         indptr.append(indptr[-1] + len(cells))

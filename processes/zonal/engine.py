@@ -59,7 +59,8 @@ class Spec:
 
 @dataclass(frozen=True)
 class ChunkTask:
-    grid: Grid
+    grid: Grid  # the window read: part of the chunk
+    chunk: Grid  # the chunk, on the fixed chunk grid: coverage is computed in its pixel coordinates
     features: tuple[int, ...]  # indices into the plan's features
     geoms: tuple[bytes, ...]  # WKB in the grid's CRS
     spec: Spec
@@ -158,7 +159,7 @@ def plan(features: Sequence[Mapping[str, Any]], spec: Spec, grid_source: str,
             wc0, wr0 = max(cc, int(c0[inside].min())), max(cr, int(r0[inside].min()))
             wc1, wr1 = min(cc + chunk, int(c1[inside].max())), min(cr + chunk, int(r1[inside].max()))
             win = grid.window(wc0, wr0, wc1 - wc0, wr1 - wr0)
-            tasks.append(ChunkTask(win, tuple(int(i) for i in inside),
+            tasks.append(ChunkTask(win, grid.window(cc, cr, chunk, chunk), tuple(int(i) for i in inside),
                                    tuple(shapely.to_wkb(geoms[i]) for i in inside), spec, dict(collections)))
     return Plan(tuple(features), area_ha, full, tuple(tasks), spec)
 
@@ -166,8 +167,10 @@ def plan(features: Sequence[Mapping[str, Any]], spec: Spec, grid_source: str,
 def run_chunk(task: ChunkTask) -> tuple[tuple[int, ...], Partial]:
     """Module-level (process pools and dask run it): the partials of one chunk's features."""
     spec, grid = task.spec, task.grid
-    geoms_px = [to_pixels(shapely.from_wkb(g), grid.transform) for g in task.geoms]
-    W = weights(geoms_px, grid.width, grid.height, spec.rule)
+    geoms_px = [to_pixels(shapely.from_wkb(g), task.chunk.transform) for g in task.geoms]
+    off = (round((grid.transform.c - task.chunk.transform.c) / grid.transform.a),
+           round((grid.transform.f - task.chunk.transform.f) / grid.transform.e))
+    W = weights(geoms_px, grid.width, grid.height, spec.rule, off)
     out = Partial.empty(len(task.features), len(spec.dates))
     extremes = bool({"min", "max"} & set(spec.statistics))
     lookup = task.collections.__getitem__
@@ -194,20 +197,22 @@ def results(p: Plan, executor: Executor, progress: Callable[[int, int], None] | 
         left[list(t.features)] += 1
     for i in np.nonzero(left == 0)[0]:  # outside the raster: an explicit empty result
         yield record(p, int(i), Partial.empty(1, d), 0)
-    acc: dict[int, Partial] = {}
+    pieces: dict[int, dict[int, Partial]] = {}  # feature -> {task index: its partial there}
     done = 0
-    for features, part in _completed(p.tasks, executor):
+    for t, features, part in _completed(p.tasks, executor):
         done += 1
         for k, i in enumerate(features):
-            if left[i] == 1 and i not in acc:  # the common case: the feature is whole in this chunk
+            if left[i] == 1 and i not in pieces:  # the common case: the feature is whole in this chunk
                 left[i] = 0
                 yield record(p, i, part, k)
                 continue
-            mine = acc.setdefault(i, Partial.empty(1, d))
-            mine.merge_rows(np.zeros(1, int), _row(part, k))
+            pieces.setdefault(i, {})[t] = _row(part, k)
             left[i] -= 1
-            if left[i] == 0:
-                yield record(p, i, acc.pop(i), 0)
+            if left[i] == 0:  # merged in task order: the same sums whatever order chunks finish in
+                whole = Partial.empty(1, d)
+                for _, piece in sorted(pieces.pop(i).items()):
+                    whole.merge_rows(np.zeros(1, int), piece)
+                yield record(p, i, whole, 0)
         if progress is not None:
             progress(done, len(p.tasks))
 
@@ -217,20 +222,21 @@ def _row(part: Partial, k: int) -> Partial:
                    part.max[k:k + 1], {(0, j): v for (i, j), v in part.values.items() if i == k})
 
 
-def _completed(tasks: Sequence[ChunkTask], executor: Executor) -> Iterator[tuple[tuple[int, ...], Partial]]:
-    """Chunk results in completion order, at most a few per worker in flight (bounded memory)."""
+def _completed(tasks: Sequence[ChunkTask], executor: Executor) -> Iterator[tuple[int, tuple[int, ...], Partial]]:
+    """(task index, features, partials) in completion order, a few tasks per worker in flight."""
     if executor.workers <= 1 or len(tasks) <= 1:
-        for t in tasks:
-            yield run_chunk(t)
+        for t, task in enumerate(tasks):
+            yield (t, *run_chunk(task))
         return
-    pending: set[cf.Future] = set()
-    queue = list(reversed(tasks))
+    pending: dict[cf.Future, int] = {}
+    queue = list(reversed(range(len(tasks))))
     while queue or pending:
         while queue and len(pending) < 2 * executor.workers:
-            pending.add(executor.submit(run_chunk, queue.pop()))
-        finished, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            t = queue.pop()
+            pending[executor.submit(run_chunk, tasks[t])] = t
+        finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
         for fut in finished:
-            yield fut.result()
+            yield (pending.pop(fut), *fut.result())
 
 
 def record(p: Plan, i: int, part: Partial, k: int) -> dict[str, Any]:
