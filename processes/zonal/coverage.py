@@ -34,18 +34,8 @@ def to_pixels(geom, transform: Affine):
                                                                i.d * xy[:, 0] + i.e * xy[:, 1] + i.f]))
 
 
-def _rings(geom) -> list[np.ndarray]:
-    out = []
-    for poly in getattr(geom, "geoms", [geom]):
-        if poly.geom_type != "Polygon" or poly.is_empty:
-            continue
-        out.append(np.asarray(poly.exterior.coords))
-        out.extend(np.asarray(r.coords) for r in poly.interiors)
-    return out
-
-
 def _pieces(p0: np.ndarray, p1: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Split segments p0->p1 (m x 2) where they cross integer x or y: (xa, ya, xb, yb) of the pieces."""
+    """Split segments p0->p1 (m x 2) where they cross integer x or y: (xa, ya, xb, yb, segment) of the pieces."""
     ts = [np.zeros(len(p0)), np.ones(len(p0))]
     segs = [np.arange(len(p0)), np.arange(len(p0))]
     for axis in (0, 1):
@@ -65,27 +55,65 @@ def _pieces(p0: np.ndarray, p1: np.ndarray) -> tuple[np.ndarray, ...]:
     same = seg[:-1] == seg[1:]
     s, ta, tb = seg[:-1][same], t[:-1][same], t[1:][same]
     d = p1[s] - p0[s]
-    return p0[s, 0] + ta * d[:, 0], p0[s, 1] + ta * d[:, 1], p0[s, 0] + tb * d[:, 0], p0[s, 1] + tb * d[:, 1]
+    return p0[s, 0] + ta * d[:, 0], p0[s, 1] + ta * d[:, 1], p0[s, 0] + tb * d[:, 0], p0[s, 1] + tb * d[:, 1], s
 
 
-def exact_coverage(rings: list[np.ndarray], height: int, width: int) -> np.ndarray:
-    """(height, width) covered fractions of the polygon given by its rings (pixel coordinates,
-    already inside [0, width] x [0, height])."""
-    p0 = np.concatenate([r[:-1] for r in rings])
-    p1 = np.concatenate([r[1:] for r in rings])
-    xa, ya, xb, yb = _pieces(p0, p1)
+def exact_weights(geoms_px: np.ndarray, width: int, height: int, off: tuple[int, int]
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(feature, cell, coverage) of many polygons at once (pixel coordinates of the reference
+    grid; the window of width x height starts at `off`). Each feature accumulates in its own
+    bounding box, relative to its own corner, so its numbers do not depend on the window or on
+    the other features; boxes of equal width are stacked so one cumsum serves them all."""
+    ox, oy = off
+    clipped = shapely.orient_polygons(shapely.clip_by_rect(geoms_px, ox, oy, ox + width, oy + height))
+    parts, part_feat = shapely.get_parts(clipped, return_index=True)
+    poly = shapely.get_type_id(parts) == 3
+    parts, part_feat = parts[poly], part_feat[poly]
+    if not len(parts):
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    b = np.nan_to_num(shapely.bounds(clipped), nan=0.0)  # empty after clipping: a 1-cell box, no edges
+    c0, r0 = np.floor(b[:, 0]), np.floor(b[:, 1])
+    fw = np.maximum(np.ceil(b[:, 2]) - c0, 1).astype(np.int64)
+    fh = np.maximum(np.ceil(b[:, 3]) - r0, 1).astype(np.int64)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    same = ring[:-1] == ring[1:]
+    seg_feat = part_feat[ring_part[ring[:-1][same]]]
+    corner = np.column_stack([c0, r0])[seg_feat]
+    xa, ya, xb, yb, s = _pieces(xy[:-1][same] - corner, xy[1:][same] - corner)
+    f = seg_feat[s]
     dy = yb - ya
     keep = dy != 0
-    xa, ya, xb, yb, dy = xa[keep], ya[keep], xb[keep], yb[keep], dy[keep]
+    xa, ya, xb, yb, dy, f = xa[keep], ya[keep], xb[keep], yb[keep], dy[keep], f[keep]
     xm, ym = (xa + xb) / 2, (ya + yb) / 2
-    col = np.clip(np.floor(xm), 0, width).astype(np.int64)
-    row = np.clip(np.floor(ym), 0, height - 1).astype(np.int64)
+    col = np.clip(np.floor(xm).astype(np.int64), 0, fw[f])
+    row = np.clip(np.floor(ym).astype(np.int64), 0, fh[f] - 1)
     frac = xm - col
-    w1 = width + 1
-    acc = np.bincount(row * w1 + col, dy * (1 - frac), minlength=height * w1)
-    acc += np.bincount(row * w1 + np.minimum(col + 1, width), dy * frac, minlength=height * w1)
-    cov = np.abs(np.cumsum(acc.reshape(height, w1), axis=1)[:, :width])
-    return np.minimum(cov, 1.0)
+    # features ordered by box width: the rows of equal-width boxes form one 2-D array
+    order = np.lexsort((np.arange(len(fw)), fw))
+    size = fh * (fw + 1)
+    start = np.empty(len(fw), np.int64)
+    start[order] = np.cumsum(size[order]) - size[order]
+    base = start[f] + row * (fw[f] + 1)
+    acc = np.bincount(base + col, dy * (1 - frac), minlength=int(size.sum()))
+    acc += np.bincount(base + np.minimum(col + 1, fw[f]), dy * frac, minlength=int(size.sum()))
+    feats, cells, covs = [], [], []
+    sorted_w = fw[order]
+    bounds = np.r_[0, np.nonzero(np.diff(sorted_w))[0] + 1, len(order)]
+    for g0, g1 in zip(bounds[:-1], bounds[1:]):
+        members = order[g0:g1]
+        w = int(fw[members[0]])
+        lo, hi = int(start[members[0]]), int(start[members[-1]] + size[members[-1]])
+        cov = np.abs(np.cumsum(acc[lo:hi].reshape(-1, w + 1), axis=1)[:, :w])
+        rr, cc = np.nonzero(cov > EPS)
+        row_owner = np.repeat(members, fh[members])  # which feature each stacked row belongs to
+        row_first = np.repeat(np.cumsum(fh[members]) - fh[members], fh[members])
+        fi = row_owner[rr]
+        local_r = rr - row_first[rr]
+        feats.append(fi)
+        cells.append((r0[fi].astype(np.int64) + local_r - oy) * width + (c0[fi].astype(np.int64) + cc - ox))
+        covs.append(np.minimum(cov[rr, cc], 1.0))
+    return np.concatenate(feats), np.concatenate(cells), np.concatenate(covs)
 
 
 def centers_coverage(geom, height: int, width: int) -> np.ndarray:
@@ -93,11 +121,9 @@ def centers_coverage(geom, height: int, width: int) -> np.ndarray:
     return shapely.contains_xy(geom, cols, rows).astype(np.float64)
 
 
-def feature_cells(geom_px, width: int, height: int, rule: Rule, off: tuple[int, int] = (0, 0)
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """(flat cell indices in the window, coverage fractions) of one feature in pixel coordinates of
-    a reference grid; the window starts at column/row `off` of it. Coverage is computed relative to
-    the feature's own bounding box, so it does not depend on which window it is read in."""
+def feature_cells(geom_px, width: int, height: int, off: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
+    """(flat cell indices in the window, coverage) of one point or (centre rule) polygon feature in
+    pixel coordinates of a reference grid; the window starts at column/row `off` of it."""
     ox, oy = off
     if geom_px is None or geom_px.is_empty:
         return np.empty(0, np.int64), np.empty(0)
@@ -114,13 +140,7 @@ def feature_cells(geom_px, width: int, height: int, rule: Rule, off: tuple[int, 
     c0, r0 = int(np.floor(x0)), int(np.floor(y0))
     w, h = max(1, int(np.ceil(x1)) - c0), max(1, int(np.ceil(y1)) - r0)
     local = shapely.transform(clipped, lambda xy: xy - (c0, r0))
-    if rule == "centers":
-        cov = centers_coverage(local, h, w)
-    else:
-        rings = _rings(shapely.orient_polygons(local))  # shells one way, holes the other: no double count
-        if not rings:
-            return np.empty(0, np.int64), np.empty(0)
-        cov = exact_coverage(rings, h, w)
+    cov = centers_coverage(local, h, w)
     rr, cc = np.nonzero(cov > EPS)
     return (rr + r0 - oy) * width + (cc + c0 - ox), cov[rr, cc]
 
@@ -129,14 +149,22 @@ def weights(geoms_px: list, width: int, height: int, rule: Rule = "exact", off: 
             ) -> sparse.csr_matrix:
     """Sparse (features x window cells) matrix of coverage fractions; computed once per chunk and
     reused for every date and statistic."""
-    indptr, indices, data = [0], [], []
-    for g in geoms_px:
-        cells, cov = feature_cells(g, width, height, rule, off)
-        indices.append(cells)
-        data.append(cov)
-        indptr.append(indptr[-1] + len(cells))
-    m = sparse.csr_matrix((np.concatenate(data) if data else np.empty(0),
-                           np.concatenate(indices) if indices else np.empty(0, np.int64), np.asarray(indptr)),
-                          shape=(len(geoms_px), width * height))
+    geoms = np.asarray(geoms_px, dtype=object) if geoms_px else np.empty(0, object)
+    kinds = shapely.get_type_id(geoms) if len(geoms) else np.empty(0, int)
+    polygons = np.isin(kinds, (3, 6))
+    fs, cs, vs = [], [], []
+    if rule == "exact" and polygons.any():
+        idx = np.nonzero(polygons)[0]
+        f, c, v = exact_weights(geoms[idx], width, height, off)
+        fs, cs, vs = [idx[f]], [c], [v]
+    for i in np.nonzero(~polygons | (rule != "exact"))[0]:
+        c, v = feature_cells(geoms[i], width, height, off)
+        fs.append(np.full(len(c), i))
+        cs.append(c)
+        vs.append(v)
+    f = np.concatenate(fs) if fs else np.empty(0, np.int64)
+    c = np.concatenate(cs) if cs else np.empty(0, np.int64)
+    v = np.concatenate(vs) if vs else np.empty(0)
+    m = sparse.csr_matrix((v, (f, c)), shape=(len(geoms), width * height))
     m.sort_indices()
     return m

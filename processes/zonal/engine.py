@@ -71,7 +71,7 @@ class ChunkTask:
 class Plan:
     features: tuple[dict[str, Any], ...]  # GeoJSON features (CRS84), as selected
     area_ha: tuple[float, ...]
-    full: tuple[float, ...]  # each feature's area in raster cells (valid_fraction's denominator)
+    full: np.ndarray  # each feature's area in raster cells (valid_fraction's denominator)
     tasks: tuple[ChunkTask, ...]
     spec: Spec
 
@@ -135,13 +135,13 @@ def plan(features: Sequence[Mapping[str, Any]], spec: Spec, grid_source: str,
     """Chunk tasks for `features` (CRS84) on the native grid of collection `grid_source`."""
     grid = native_grid(collections[grid_source])
     to_crs = Transformer.from_crs("OGC:CRS84", crs_of(grid.crs), always_xy=True)
-    geoms84 = [_geometry(f) for f in features]
-    geoms = [shapely.transform(g, lambda xy: np.column_stack(to_crs.transform(xy[:, 0], xy[:, 1])))
-             for g in geoms84]
+    geoms84 = np.array([_geometry(f) for f in features], dtype=object)
+    geoms = shapely.transform(geoms84, lambda xy: np.column_stack(to_crs.transform(xy[:, 0], xy[:, 1])))
     cell = abs(grid.transform.a * grid.transform.e)
-    full = tuple(1.0 if g.geom_type in ("Point", "MultiPoint") else g.area / cell for g in geoms)
+    points = np.isin(shapely.get_type_id(geoms), (0, 4))
+    full = tuple(np.where(points, 1.0, shapely.area(geoms) / cell))
     area_ha = tuple(abs(GEOD.geometry_area_perimeter(g)[0]) / 1e4 for g in geoms84)
-    px_bounds = np.array([to_pixels(g, grid.transform).bounds for g in geoms])  # minx(col), miny(row), ...
+    px_bounds = shapely.bounds(to_pixels(geoms, grid.transform))  # minx(col), miny(row), maxx, maxy
     c0 = np.clip(np.floor(px_bounds[:, 0]), 0, grid.width).astype(int)
     r0 = np.clip(np.floor(px_bounds[:, 1]), 0, grid.height).astype(int)
     c1 = np.clip(np.floor(px_bounds[:, 2]) + 1, 0, grid.width).astype(int)
@@ -161,13 +161,13 @@ def plan(features: Sequence[Mapping[str, Any]], spec: Spec, grid_source: str,
             win = grid.window(wc0, wr0, wc1 - wc0, wr1 - wr0)
             tasks.append(ChunkTask(win, grid.window(cc, cr, chunk, chunk), tuple(int(i) for i in inside),
                                    tuple(shapely.to_wkb(geoms[i]) for i in inside), spec, dict(collections)))
-    return Plan(tuple(features), area_ha, full, tuple(tasks), spec)
+    return Plan(tuple(features), area_ha, np.asarray(full), tuple(tasks), spec)
 
 
 def run_chunk(task: ChunkTask) -> tuple[tuple[int, ...], Partial]:
     """Module-level (process pools and dask run it): the partials of one chunk's features."""
     spec, grid = task.spec, task.grid
-    geoms_px = [to_pixels(shapely.from_wkb(g), task.chunk.transform) for g in task.geoms]
+    geoms_px = list(to_pixels(shapely.from_wkb(np.array(task.geoms, dtype=object)), task.chunk.transform))
     off = (round((grid.transform.c - task.chunk.transform.c) / grid.transform.a),
            round((grid.transform.f - task.chunk.transform.f) / grid.transform.e))
     W = weights(geoms_px, grid.width, grid.height, spec.rule, off)
@@ -196,15 +196,16 @@ def results(p: Plan, executor: Executor, progress: Callable[[int, int], None] | 
     for t in p.tasks:
         left[list(t.features)] += 1
     for i in np.nonzero(left == 0)[0]:  # outside the raster: an explicit empty result
-        yield record(p, int(i), Partial.empty(1, d), 0)
+        yield record(p, int(i), table(p, Partial.empty(1, d), [int(i)]), 0)
     pieces: dict[int, dict[int, Partial]] = {}  # feature -> {task index: its partial there}
     done = 0
     for t, features, part in _completed(p.tasks, executor):
         done += 1
+        whole_here = table(p, part, features)
         for k, i in enumerate(features):
             if left[i] == 1 and i not in pieces:  # the common case: the feature is whole in this chunk
                 left[i] = 0
-                yield record(p, i, part, k)
+                yield record(p, i, whole_here, k)
                 continue
             pieces.setdefault(i, {})[t] = _row(part, k)
             left[i] -= 1
@@ -212,7 +213,7 @@ def results(p: Plan, executor: Executor, progress: Callable[[int, int], None] | 
                 whole = Partial.empty(1, d)
                 for _, piece in sorted(pieces.pop(i).items()):
                     whole.merge_rows(np.zeros(1, int), piece)
-                yield record(p, i, whole, 0)
+                yield record(p, i, table(p, whole, [i]), 0)
         if progress is not None:
             progress(done, len(p.tasks))
 
@@ -239,12 +240,16 @@ def _completed(tasks: Sequence[ChunkTask], executor: Executor) -> Iterator[tuple
             yield (pending.pop(fut), *fut.result())
 
 
-def record(p: Plan, i: int, part: Partial, k: int) -> dict[str, Any]:
+def table(p: Plan, part: Partial, features: Sequence[int]) -> dict[str, np.ndarray]:
+    return finalize(part, p.spec.statistics, p.spec.quantiles, p.full[list(features)])
+
+
+def record(p: Plan, i: int, stats: dict[str, np.ndarray], k: int) -> dict[str, Any]:
     f = p.features[i]
-    series = []
-    for j, date in enumerate(p.spec.dates):
-        stats = finalize(part, k, j, p.spec.statistics, p.spec.quantiles, p.full[i])
-        series.append({"datetime": date, **stats})
+    names = list(stats)
+    rows = np.stack([stats[n][k] for n in names], axis=1).tolist()  # dates x statistics
+    series = [{"datetime": date, **{n: (None if v != v else v) for n, v in zip(names, row)}}
+              for date, row in zip(p.spec.dates, rows)]
     props = dict(f.get("properties") or {})
     if "area" in p.spec.statistics:
         props["area_ha"] = p.area_ha[i]

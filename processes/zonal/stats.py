@@ -89,27 +89,32 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
     return float(x[left] + (target - s[left]) * (x[right] - x[left]) / (s[right] - s[left]))
 
 
-def finalize(p: Partial, i: int, j: int, stats: tuple[str, ...], quantiles: tuple[tuple[str, float], ...],
-             full: float) -> dict[str, float | None]:
-    """The statistics of feature i on date j; `full` is the feature's coverage of the whole grid
-    (cells outside the raster count as not observed). Missing (null) when nothing is valid."""
-    c = float(p.count[i, j])
-    out: dict[str, float | None] = {"valid_fraction": min(1.0, c / full) if full > 0 else 0.0}
-    if "count" in stats:
-        out["count"] = c
+def finalize(p: Partial, stats: tuple[str, ...], quantiles: tuple[tuple[str, float], ...],
+             full: np.ndarray) -> dict[str, np.ndarray]:
+    """Statistic -> (features x dates) array, NaN where missing (no valid pixel that date).
+    `full` is each feature's coverage of the whole grid (cells outside the raster are not observed)."""
+    c = p.count
     ok = c > 0
-    mean = p.sum[i, j] / c if ok else None
-    for s in stats:
-        if s == "mean":
-            out[s] = float(mean) if ok else None
-        elif s == "sum":
-            out[s] = float(p.sum[i, j]) if ok else None
-        elif s == "std":
-            out[s] = float(np.sqrt(max(p.sumsq[i, j] / c - mean * mean, 0.0))) if ok else None
-        elif s in ("min", "max"):
-            v = getattr(p, s)[i, j]
-            out[s] = float(v) if ok and np.isfinite(v) else None
-    kept = p.values.get((i, j))
+    with np.errstate(all="ignore"):
+        frac = np.where(full[:, None] > 0, np.minimum(1.0, c / full[:, None]), 0.0)
+        mean = np.where(ok, p.sum / c, np.nan)
+        out: dict[str, np.ndarray] = {"valid_fraction": frac}
+        if "count" in stats:
+            out["count"] = c
+        for s in stats:
+            if s == "mean":
+                out[s] = mean
+            elif s == "sum":
+                out[s] = np.where(ok, p.sum, np.nan)
+            elif s == "std":
+                out[s] = np.where(ok, np.sqrt(np.maximum(p.sumsq / c - mean * mean, 0.0)), np.nan)
+            elif s in ("min", "max"):
+                v = getattr(p, s)
+                out[s] = np.where(ok & np.isfinite(v), v, np.nan)
     for name, q in quantiles:
-        out[name] = weighted_quantile(*kept, q) if ok and kept is not None else None
+        a = np.full(c.shape, np.nan)
+        for (i, j), (x, w) in p.values.items():
+            if ok[i, j]:
+                a[i, j] = weighted_quantile(x, w, q)
+        out[name] = a
     return out
