@@ -42,7 +42,8 @@ def media_type(request: Request, body: Mapping[str, Any]) -> str:
 
 async def respond(request: Request, pid: str, job: dict[str, Any], media: str) -> Response:
     s = request.app.state.services
-    records = await run_in_threadpool(start, pid, job, s.executor, s.settings.zonal_chunk, s.settings.max_sync_pixels)
+    records = await run_in_threadpool(start, pid, job, s.executor, s.settings.zonal_chunk,
+                                     s.settings.max_sync_zonal_pixels)
     if media == encode.NDJSON:  # each feature as soon as its chunks are done
         return StreamingResponse(iterate_in_threadpool(encode.ndjson(records)), media_type=media)
     data = await run_in_threadpool(lambda: encode.encode(records, media))
