@@ -79,10 +79,10 @@ def _warm(_: int) -> int:
 
 def ours(paths: list[str], feats: list[dict], workers: int) -> tuple[float, dict]:
     from processes.engine.executor import InlineExecutor, ProcessExecutor
-    from processes.engine.sources import Asset, Collection, Item
+    from processes.engine.sources import Asset, Item, ItemSource
     from processes.zonal.request import ZonalParams, prepare, run
 
-    coll = Collection("ndvi", tuple(Item(f"d{k}", (Asset(p, ("ndvi",)),), f"2020-01-{k + 1:02d}T00:00:00Z"
+    coll = ItemSource("ndvi", tuple(Item(f"d{k}", (Asset(p, ("ndvi",)),), f"2020-01-{k + 1:02d}T00:00:00Z"
                                          if k < 31 else f"2020-02-{k - 30:02d}T00:00:00Z")
                                     for k, p in enumerate(paths)))
     params = ZonalParams(features={"type": "FeatureCollection", "features": feats}, data={"collection": "ndvi"},

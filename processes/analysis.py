@@ -22,7 +22,7 @@ from shapely.geometry import mapping
 from .engine.errors import GraphError
 from .engine.executor import Executor
 from .engine.graph import Resolver
-from .engine.sources import Collection
+from .engine.sources import Source
 from .zonal import encode
 from .zonal.request import CloudMaskParams, FeaturesResolver, ZonalParams, prepare as zonal_prepare, run as zonal_run
 from .zonal.request import DEFAULT_DATA, Statistic
@@ -35,7 +35,7 @@ class Context:
     """What preparing a request may look up: raster collections (or workflows) and features."""
 
     resolve: Resolver
-    lookup: Callable[[str], Collection]
+    lookup: Callable[[str], Source]
     features: FeaturesResolver
 
 

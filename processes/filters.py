@@ -65,8 +65,11 @@ class Filter:
     def to_text(self) -> str:
         return self._expr.to_text()
 
-    def matches(self, properties: Mapping[str, Any], geometry: Mapping[str, Any] | None = None) -> bool:
+    def matches(self, properties: Mapping[str, Any], geometry: Mapping[str, Any] | None = None,
+                id: Any = None) -> bool:
         feature = {"type": "Feature", "geometry": geometry, "properties": dict(properties)}
+        if id is not None:
+            feature["id"] = id
         try:
             return bool(self._expr.matches(feature))
         except Exception as e:  # cql2 raises plain Exception

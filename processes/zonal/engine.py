@@ -27,7 +27,7 @@ from ..engine.executor import Executor
 from ..engine.graph import CollectionNode, Node, ProcessNode, collections_of
 from ..engine.grid import Grid, crs_of
 from ..engine.reader import dataset_info
-from ..engine.sources import Collection
+from ..engine.sources import Source
 from .coverage import Rule, to_pixels, weights
 from .stats import Partial, date_partial, finalize
 
@@ -64,7 +64,7 @@ class ChunkTask:
     features: tuple[int, ...]  # indices into the plan's features
     geoms: tuple[bytes, ...]  # WKB in the grid's CRS
     spec: Spec
-    collections: Mapping[str, Collection]
+    collections: Mapping[str, Source]
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def at_date(node: Node, date: str | None) -> Node:
     return replace(node, inputs=tuple((n, at_date(c, date)) for n, c in node.inputs))
 
 
-def scene_dates(node: Node, lookup: Callable[[str], Collection], datetime: str | None) -> tuple[str | None, ...]:
+def scene_dates(node: Node, lookup: Callable[[str], Source], datetime: str | None) -> tuple[str | None, ...]:
     """The days with a scene of any series collection the graph reads, oldest first."""
     days: set[str] = set()
     series = False
@@ -102,9 +102,9 @@ def scene_dates(node: Node, lookup: Callable[[str], Collection], datetime: str |
     return tuple(sorted(days))
 
 
-def native_grid(coll: Collection) -> Grid:
-    """The finest grid of a collection: its first item's pixel grid extended over every item."""
-    infos = [dataset_info(i.assets[0].href) for i in coll.items]
+def native_grid(coll: Source) -> Grid:
+    """The finest grid of a source: its first item's pixel grid extended over every item."""
+    infos = [dataset_info(i.assets[0].href) for i in coll.select()]
     first = infos[0]
     a, _, c, _, e, f = first.levels[0].transform
     bounds = [i.bounds for i in infos if i.crs == first.crs]
@@ -131,7 +131,7 @@ def _geometry(feature: Mapping[str, Any]):
 
 
 def plan(features: Sequence[Mapping[str, Any]], spec: Spec, grid_source: str,
-         collections: Mapping[str, Collection], chunk: int = 1024) -> Plan:
+         collections: Mapping[str, Source], chunk: int = 1024) -> Plan:
     """Chunk tasks for `features` (CRS84) on the native grid of collection `grid_source`."""
     grid = native_grid(collections[grid_source])
     to_crs = Transformer.from_crs("OGC:CRS84", crs_of(grid.crs), always_xy=True)

@@ -16,16 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..engine.errors import BudgetExceeded, GraphError, UnknownCollection
 from ..engine.executor import Executor
 from ..engine.graph import Resolver, canonical, collections_of, last_segment, output_bands, parse_node
-from ..engine.sources import Collection
+from ..engine.sources import CloudMask as SourceCloudMask, Source, source_from_dict
 from ..engine.vectors import InlineFeatures, VectorSource
 from ..filters import parse_filter
-from ..execute import collection_from_dict, collection_to_dict
 from .engine import CloudMask, Spec, ZonalError, plan, results, scene_dates
 
 Statistic = Literal["mean", "median", "std", "min", "max", "count", "sum", "area"]
 DEFAULT_DATA = {"process": "normalized_difference",
                 "inputs": {"data": {"collection": "sentinel2"}, "a": "B08", "b": "B04", "name": "ndvi"}}
-SCL_CLOUDS = (0.0, 3.0, 8.0, 9.0, 10.0)
+SCL_CLOUDS = SourceCloudMask().values  # the engine's Sentinel-2 SCL classes of unusable pixels
 FEATURE_KEYS = {"collection", "href", "bbox", "datetime", "filter", "filter-lang"}
 FeaturesResolver = Callable[[str], VectorSource]
 
@@ -34,7 +33,7 @@ class CloudMaskParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     band: str = Field("SCL", min_length=1, description="Band classifying each scene's pixels")
     classes: tuple[float, ...] = Field(SCL_CLOUDS, max_length=255,
-                                       description="Classes removed (SCL: 0 no data, 3 shadow, 8/9 cloud, 10 cirrus)")
+                                       description="Classes removed (SCL: 0 no data, 1 saturated, 3 shadow, 8/9 cloud, 10 cirrus)")
 
 
 class ZonalParams(BaseModel):
@@ -82,7 +81,7 @@ def select_features(value: Mapping[str, Any], features: FeaturesResolver, where:
         raise ZonalError(f"{where}: {e}") from None
 
 
-def _mask(p: ZonalParams, cids: list[str], lookup: Callable[[str], Collection]) -> CloudMask | None:
+def _mask(p: ZonalParams, cids: list[str], lookup: Callable[[str], Source]) -> CloudMask | None:
     if p.cloud_mask == "none":
         return None
     m = CloudMaskParams() if p.cloud_mask == "auto" else p.cloud_mask
@@ -103,7 +102,7 @@ def quantiles(p: ZonalParams) -> tuple[tuple[str, float], ...]:
     return tuple(out)
 
 
-def prepare(p: ZonalParams, resolve: Resolver, lookup: Callable[[str], Collection],
+def prepare(p: ZonalParams, resolve: Resolver, lookup: Callable[[str], Source],
             features: FeaturesResolver, pid: str = "zonal-statistics") -> dict[str, Any]:
     """A JSON job request holding everything the computation needs (the features as selected now)."""
     node = parse_node(p.data, resolve, f"{pid}.inputs.data")
@@ -115,13 +114,13 @@ def prepare(p: ZonalParams, resolve: Resolver, lookup: Callable[[str], Collectio
     mask = _mask(p, cids, lookup)
     dates = scene_dates(node, lookup, p.datetime)
     feats = select_features(p.features, features, f"{pid}.inputs.features")
-    colls = {c: collection_to_dict(lookup(c)) for c in sorted(set(cids) | ({mask.collection} if mask else set()))}
+    colls = {c: lookup(c).to_dict() for c in sorted(set(cids) | ({mask.collection} if mask else set()))}
     return {"features": feats, "graph": canonical(node), "grid": cids[0], "collections": colls,
             "dates": list(dates), "mask": None if mask is None else [mask.band, list(mask.classes), mask.collection],
             "statistics": list(p.statistics), "quantiles": [list(q) for q in quantiles(p)], "coverage": p.coverage}
 
 
-def spec_of(request: Mapping[str, Any], colls: Mapping[str, Collection]) -> Spec:
+def spec_of(request: Mapping[str, Any], colls: Mapping[str, Source]) -> Spec:
     node = parse_node(request["graph"], colls.__getitem__)
     m = request["mask"]
     return Spec(node, tuple(request["dates"]), CloudMask(m[0], tuple(m[1]), m[2]) if m else None,
@@ -132,7 +131,7 @@ def run(request: Mapping[str, Any], executor: Executor, chunk: int = 1024,
         progress: Callable[[int, int], None] | None = None, max_pixels: int | None = None) -> Iterator[dict[str, Any]]:
     """Feature results of a prepared request, in completion order (see engine.results). Planning
     happens now, so bad inputs and an exceeded pixel budget raise before anything is produced."""
-    colls = {k: collection_from_dict(v) for k, v in request["collections"].items()}
+    colls = {k: source_from_dict(v) for k, v in request["collections"].items()}
     if not request["features"]:
         return iter(())
     p = plan(request["features"], spec_of(request, colls), request["grid"], colls, chunk)

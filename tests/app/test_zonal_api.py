@@ -41,7 +41,7 @@ def engine_rasters(client, s2, tmp_path_factory):
     grid = native_grid(s2)
     node = parse_node(DEFAULT_DATA, client.app.state.services.resolve)
     out = {}
-    for day in sorted({i.datetime[:10] for i in s2.items}):
+    for day in sorted({i.datetime[:10] for i in s2.select()}):
         nd, scl = evaluate([at_date(node, day), CollectionNode("sentinel2", ("SCL",), day)], grid, s2_lookup(s2))
         v = np.where(nd.mask & scl.mask & ~np.isin(scl.data[0], SCL_CLOUDS), nd.data[0], np.nan).astype(np.float32)
         path = d / f"{day}.tif"

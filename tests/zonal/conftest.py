@@ -11,7 +11,7 @@ from pyproj import Transformer
 from shapely.geometry import MultiPolygon, Polygon, box, mapping
 from shapely.ops import transform as shp_transform
 
-from processes.engine.sources import Asset, Collection, Item
+from processes.engine.sources import Asset, Item, ItemSource
 from tests.engine.conftest import write_cog
 
 CRS = "EPSG:32631"
@@ -71,7 +71,7 @@ def scl(seed: int, cloudy: float) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def s2(tmp_path_factory) -> Collection:
+def s2(tmp_path_factory) -> ItemSource:
     d: Path = tmp_path_factory.mktemp("zonal-s2")
     items = []
     for k, (sid, dt, cols, cloudy) in enumerate(SCENES):
@@ -88,7 +88,7 @@ def s2(tmp_path_factory) -> Collection:
                   Asset(write_cog(d / f"{sid}_SCL.tif", cls[None], CRS, bounds, ["SCL"], 0, resampling="nearest"),
                         ("SCL",), "nearest"))
         items.append(Item(sid, assets, dt))
-    return Collection("s2", tuple(items), "v1")
+    return ItemSource("s2", tuple(items), "v1")  # no cloud mask in its mosaics: the tests mask SCL explicitly
 
 
 @pytest.fixture(scope="session")

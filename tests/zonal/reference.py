@@ -9,9 +9,9 @@ import numpy as np
 import rasterio
 from shapely.geometry import shape
 
-from processes.engine.sources import Collection
+from processes.engine.sources import ItemSource
 
-CLOUD = (0, 3, 8, 9, 10)
+CLOUD = (0, 1, 3, 8, 9, 10)  # the SCL classes the default cloud mask removes (documented default)
 
 
 def _read(href: str) -> np.ndarray:
@@ -19,7 +19,7 @@ def _read(href: str) -> np.ndarray:
         return ds.read(1).astype(np.float32)
 
 
-def ndvi_rasters(coll: Collection, folder: Path, expr=None) -> dict[str, str]:
+def ndvi_rasters(coll: ItemSource, folder: Path, expr=None) -> dict[str, str]:
     """day -> path of a float32 GeoTIFF (NaN = missing) of the masked NDVI mosaic of that day."""
     days: dict[str, list] = {}
     for item in coll.items:
