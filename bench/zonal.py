@@ -93,7 +93,7 @@ def ours(paths: list[str], feats: list[dict], workers: int) -> tuple[float, dict
             ex.map(_warm, range(workers * 2))
         t = time.perf_counter()
         req = prepare(params, {"ndvi": coll}.__getitem__, {"ndvi": coll}.__getitem__, lambda c: None)
-        recs = list(run(req, ex, 256))
+        recs = list(run(req, ex, 512))  # the service default (GEODEFERRED_ZONAL_CHUNK)
         dt = time.perf_counter() - t
     finally:
         ex.shutdown()
