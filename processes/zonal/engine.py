@@ -115,19 +115,29 @@ def native_grid(coll: Source) -> Grid:
     return Grid(first.crs, Affine(a, 0, c + c0 * a, 0, e, f + r0 * e), c1 - c0, r1 - r0)
 
 
-def _geometry(feature: Mapping[str, Any]):
-    fid = feature.get("id")
-    g = feature.get("geometry")
-    if not g:
-        raise ZonalError(f"feature {fid!r} has no geometry")
-    geom = shapely.from_geojson(json.dumps(g))
-    if geom.is_empty:
-        raise ZonalError(f"feature {fid!r} has an empty geometry")
-    if geom.geom_type not in ("Polygon", "MultiPolygon", "Point", "MultiPoint"):
-        raise ZonalError(f"feature {fid!r} is a {geom.geom_type}; zonal statistics need polygons or points")
-    if not geom.is_valid:
-        raise ZonalError(f"feature {fid!r} has an invalid geometry: {shapely.is_valid_reason(geom)}")
-    return geom
+def geometries(features: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """The features' shapely geometries (one GeoJSON parse for all), checked: polygons or points,
+    not empty, valid; else a ZonalError naming the first bad feature."""
+    for f in features:
+        if not f.get("geometry"):
+            raise ZonalError(f"feature {f.get('id')!r} has no geometry")
+    doc = {"type": "GeometryCollection", "geometries": [f["geometry"] for f in features]}
+    try:
+        geoms = shapely.get_parts(shapely.from_geojson(json.dumps(doc)))
+    except (shapely.errors.GEOSException, ValueError) as e:
+        raise ZonalError(f"the features' geometries are not valid GeoJSON: {e}") from None
+    if len(geoms) != len(features):  # a nested collection or an empty geometry collapsed the list
+        geoms = np.array([shapely.from_geojson(json.dumps(f["geometry"])) for f in features], dtype=object)
+    kinds = shapely.get_type_id(geoms)
+    bad = np.nonzero(shapely.is_empty(geoms) | ~np.isin(kinds, (0, 3, 4, 6)) | ~shapely.is_valid(geoms))[0]
+    if len(bad):
+        g, fid = geoms[bad[0]], features[bad[0]].get("id")
+        if g.is_empty:
+            raise ZonalError(f"feature {fid!r} has an empty geometry")
+        if g.geom_type not in ("Polygon", "MultiPolygon", "Point", "MultiPoint"):
+            raise ZonalError(f"feature {fid!r} is a {g.geom_type}; zonal statistics need polygons or points")
+        raise ZonalError(f"feature {fid!r} has an invalid geometry: {shapely.is_valid_reason(g)}")
+    return geoms
 
 
 def plan(features: Sequence[Mapping[str, Any]], spec: Spec, grid_source: str,
@@ -135,12 +145,13 @@ def plan(features: Sequence[Mapping[str, Any]], spec: Spec, grid_source: str,
     """Chunk tasks for `features` (CRS84) on the native grid of collection `grid_source`."""
     grid = native_grid(collections[grid_source])
     to_crs = Transformer.from_crs("OGC:CRS84", crs_of(grid.crs), always_xy=True)
-    geoms84 = np.array([_geometry(f) for f in features], dtype=object)
+    geoms84 = geometries(features)
     geoms = shapely.transform(geoms84, lambda xy: np.column_stack(to_crs.transform(xy[:, 0], xy[:, 1])))
     cell = abs(grid.transform.a * grid.transform.e)
     points = np.isin(shapely.get_type_id(geoms), (0, 4))
     full = tuple(np.where(points, 1.0, shapely.area(geoms) / cell))
-    area_ha = tuple(abs(GEOD.geometry_area_perimeter(g)[0]) / 1e4 for g in geoms84)
+    area_ha = tuple(abs(GEOD.geometry_area_perimeter(g)[0]) / 1e4 for g in geoms84) if "area" in spec.statistics \
+        else ()
     px_bounds = shapely.bounds(to_pixels(geoms, grid.transform))  # minx(col), miny(row), maxx, maxy
     c0 = np.clip(np.floor(px_bounds[:, 0]), 0, grid.width).astype(int)
     r0 = np.clip(np.floor(px_bounds[:, 1]), 0, grid.height).astype(int)
@@ -246,10 +257,10 @@ def table(p: Plan, part: Partial, features: Sequence[int]) -> dict[str, np.ndarr
 
 def record(p: Plan, i: int, stats: dict[str, np.ndarray], k: int) -> dict[str, Any]:
     f = p.features[i]
-    names = list(stats)
-    rows = np.stack([stats[n][k] for n in names], axis=1).tolist()  # dates x statistics
-    series = [{"datetime": date, **{n: (None if v != v else v) for n, v in zip(names, row)}}
-              for date, row in zip(p.spec.dates, rows)]
+    names = ["datetime", *stats]
+    table = np.stack([stats[n][k] for n in names[1:]], axis=1)  # dates x statistics
+    cells = np.where(np.isnan(table), None, table).tolist()  # missing: null, never zero
+    series = [dict(zip(names, (date, *row))) for date, row in zip(p.spec.dates, cells)]
     props = dict(f.get("properties") or {})
     if "area" in p.spec.statistics:
         props["area_ha"] = p.area_ha[i]

@@ -50,14 +50,17 @@ class Partial:
 
 def date_partial(W: sparse.csr_matrix, x: np.ndarray, valid: np.ndarray, out: Partial, j: int,
                  extremes: bool, keep_values: bool) -> None:
-    """Fill date column j of `out` from one raster window (x, valid: flat over the window's cells)."""
+    """Fill date column j of `out` from one raster window (x, valid: flat over the window's cells):
+    sparse products give the weighted count, sum and sum of squares of every feature at once
+    (three matrix-vector products are several times faster than one product with 3 columns)."""
     xv = np.where(valid, x, 0.0)
-    cols = np.column_stack([valid.astype(np.float64), xv, xv * xv])
-    m = W @ cols  # one sparse product: count, sum, sum of squares of every feature
-    out.count[:, j], out.sum[:, j], out.sumsq[:, j] = m[:, 0], m[:, 1], m[:, 2]
+    out.count[:, j] = W @ valid.astype(np.float64)
+    out.sum[:, j] = W @ xv
+    out.sumsq[:, j] = W @ (xv * xv)
     if not (extremes or keep_values) or W.nnz == 0:
         return
-    vals, ok = x[W.indices], valid[W.indices] & (W.data > 0)
+    vals, ok = x[W.indices], valid[W.indices]
+    ok &= W.data > 0
     starts = W.indptr[:-1]
     nonempty = np.diff(W.indptr) > 0
     if extremes:
