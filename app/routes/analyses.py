@@ -11,9 +11,11 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from processes.analysis import ANALYSES, parse, start
+from processes.jobs import ACTIVE
 from processes.zonal import encode
 
-from ..errors import ApiError, NotFound
+from .. import load
+from ..errors import ApiError, NotFound, Overloaded
 from ..negotiate import base_url, json_body
 from ..services import RESULTS_PREFIX
 
@@ -46,7 +48,8 @@ async def respond(request: Request, pid: str, job: dict[str, Any], media: str) -
                                      s.settings.max_sync_zonal_pixels)
     if media == encode.NDJSON:  # each feature as soon as its chunks are done
         return StreamingResponse(iterate_in_threadpool(encode.ndjson(records)), media_type=media)
-    data = await run_in_threadpool(lambda: encode.encode(records, media))
+    with load.computing(s.settings.max_sync_executions, "executions", retry_after=5):
+        data = await run_in_threadpool(lambda: encode.encode(records, media))
     return Response(data, media_type=media)
 
 
@@ -62,6 +65,8 @@ async def execute(request: Request, pid: str, asynchronous: bool) -> Response:
     if not asynchronous:
         return await respond(request, pid, job, media)
     job["media_type"], job["chunk"] = media, s.settings.zonal_chunk
+    if len(s.jobs.list(status=ACTIVE)) >= s.settings.max_active_jobs:
+        raise Overloaded("too many jobs are waiting or running; retry later", {"Retry-After": "30"})
     rec = s.jobs.create(pid, job)
     s.runner.start(rec.jobID)
     url = f"{base_url(request)}/jobs/{rec.jobID}"
