@@ -112,6 +112,17 @@ def _data(s, cid: str, band: str | None) -> dict[str, Any]:
     raise ApiError(f"collection '{cid}' has several bands: choose one with band= ({', '.join(names)})")
 
 
+def example_request(request: Request, pid: str) -> dict[str, Any]:
+    """An execution request for the HTML page's form: the first features collection of the catalog
+    (zonal statistics) or the centre of the first raster collection (time series)."""
+    cat = request.app.state.services.catalog
+    if pid == "timeseries":
+        w, s, e, n = next(iter(cat.rasters.values())).bbox if cat.rasters else (0, 0, 0, 0)
+        return {"inputs": {"geometry": f"POINT({(w + e) / 2:.5f} {(s + n) / 2:.5f})"}}
+    fid = next(iter(cat.features), "parcels")
+    return {"inputs": {"features": {"collection": fid}, "statistics": ["mean", "count"]}}
+
+
 def is_analysis(pid: str) -> bool:
     return pid in ANALYSES
 

@@ -46,6 +46,8 @@ async def list_processes(request: Request) -> Response:
 
 def example_request(request: Request, op) -> dict:
     """An execution request that works on the demo catalog: for the HTML page's form."""
+    if analyses.is_analysis(op.id):
+        return analyses.example_request(request, op.id)
     rasters = request.app.state.services.catalog.rasters
     wanted = {str(f.examples[0]) for f in op.params.model_fields.values() if f.examples}
     cid = next((c for c, e in rasters.items() if wanted and wanted <= set(e.collection.band_names)), None)
