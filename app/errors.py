@@ -14,6 +14,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from processes.engine.errors import BudgetExceeded, ChunkLost, EngineError, GraphError, OutOfBounds, UnknownCollection, UnknownProcess
 from processes.deployed import DuplicateProcess, ImmutableProcess, NoSuchDeployed
+from processes.filters import FilterError
 from processes.jobs import JobNotFound, ResultNotFound
 
 log = logging.getLogger("geodeferred")
@@ -85,6 +86,7 @@ TABLE: list[tuple[type[BaseException], int, str, str]] = [
     (ResultNotFound, 404, PROC + "result-not-ready", "Result not ready"),
     (EngineError, 400, COMMON + "invalid-parameter-value", "Invalid request"),
     (ChunkLost, 503, COMMON + "overloaded", "Workers lost"),
+    (FilterError, 400, COMMON + "invalid-parameter-value", "Invalid filter"),
 ]
 RETRY_AFTER = {ChunkLost: "5"}  # seconds, for the 503s of this table
 
@@ -142,6 +144,7 @@ HANDLERS = {
     ApiError: api_error,
     HTTPException: http_error,
     EngineError: engine_error,
+    FilterError: engine_error,
     JobNotFound: engine_error,
     ResultNotFound: engine_error,
     ChunkLost: engine_error,

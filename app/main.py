@@ -17,14 +17,14 @@ from processes.jobs import JobRunner, JobStore
 
 from . import errors, housekeeping
 from .catalog import load_catalog
-from .routes import cog, common, coverages, deploy, features, health, jobs, processes, stac, styles, tiles, web
+from .routes import analyses, cog, common, coverages, deploy, features, health, jobs, processes, stac, styles, tiles, web
 from .services import Services
 from .settings import Settings
 from .stac.service import open_stac
 from .tile_cache import make_tile_cache
 from .virtual import GraphStore
 
-ROUTE_MODULES = (common, health, tiles, styles, coverages, processes, deploy, jobs, features, stac, cog, web)
+ROUTE_MODULES = (common, health, tiles, styles, coverages, processes, deploy, jobs, features, stac, analyses, cog, web)
 log = logging.getLogger("geodeferred")
 
 

@@ -8,11 +8,13 @@ from typing import Any
 from processes.engine.errors import UnknownCollection
 from processes.engine.executor import Executor
 from processes.engine.graph import Node, parse_process
+from processes.analysis import Context
 from processes.engine.sources import Source
 from processes.deployed import DeployedStore
-from processes.jobs import JobRunner, JobStore
+from processes.engine.vectors import GeoJSONFile
+from processes.jobs import JobNotFound, JobRunner, JobStore
 
-from .catalog import Catalog
+from .catalog import Catalog, CollectionConfig, FeatureEntry
 from .settings import Settings
 from .stac.service import StacService
 from .tile_cache import TileCache
@@ -64,3 +66,34 @@ class Services:
         process, inputs = d.expand({})
         return {"id": d.id, "graph": {"process": process, "inputs": inputs}, "title": d.title,
                 "description": d.description, "process": d.id, "version": d.digest}
+
+    def features_source(self, cid: str) -> GeoJSONFile:
+        """A features collection (of the catalog, or the results of an analysis job) as a vector source."""
+        e = self.feature_entry(cid)
+        if e is None:
+            raise KeyError(cid)
+        return GeoJSONFile(cid, str(e.path), e.config.id_field, e.config.time_field)
+
+    def feature_entry(self, cid: str) -> FeatureEntry | None:
+        """The catalog's features collection, or `job-{jobID}`: the features an analysis job produced."""
+        if cid in self.catalog.features:
+            return self.catalog.features[cid]
+        if not cid.startswith(RESULTS_PREFIX):
+            return None
+        try:
+            rec = self.jobs.get(cid[len(RESULTS_PREFIX):])
+        except JobNotFound:
+            return None
+        entry = (rec.results or {}).get("features") if rec.status == "successful" else None
+        if entry is None:
+            return None
+        cfg = CollectionConfig(type="features", title=f"Results of job {rec.jobID} ({rec.processID})",
+                               description=f"Features computed by {rec.processID}, each with its time series.",
+                               keywords=[rec.processID, "results"])
+        return FeatureEntry(cid, cfg, self.jobs.result_path(rec.jobID, entry["file"]))
+
+    def analysis_context(self) -> Context:
+        return Context(self.resolve, self.lookup, self.features_source)
+
+
+RESULTS_PREFIX = "job-"

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     max_results_mb: int = Field(10240, ge=1, description="Disk the results of finished jobs may use; the oldest "
                                 "expire first past it")
     housekeeping_interval: float = Field(60.0, gt=0, description="Seconds between job recovery and expiry passes")
+    max_sync_zonal_pixels: int = Field(150_000_000, ge=1, description="Most pixel reads (window pixels x dates) "
+                                       "a synchronous zonal statistics or time-series execution may do")
+    zonal_chunk: int = Field(512, ge=16, description="Side of the raster chunks zonal statistics split features by "
+                             "(only chunks holding features are read)")
     allowed_remote_prefixes: list[str] = Field(default_factory=list,
                                                description="URL prefixes that catalog entries may point at")
     stac_backend: str = Field("embedded", pattern=r"^(embedded|postgres(ql)?://.+)$",

@@ -217,6 +217,10 @@ def run_job_work(process_id: str, request: dict, results_dir: Path, progress: Ca
                  executor: Executor) -> dict:
     """The job coordinator's work: its chunks run as tasks of the executor, progress counts the
     finished ones. (The pixel budget was checked when the job was submitted.)"""
+    from .analysis import ANALYSES, run_job_work as analysis_work  # analyses import this module
+
+    if process_id in ANALYSES:
+        return analysis_work(process_id, request, results_dir, progress, executor)
     colls = {k: source_from_dict(v) for k, v in request["collections"].items()}
     node = parse_node(request["graph"], colls.__getitem__)
     r = request.get("region")

@@ -1,10 +1,15 @@
-"""OGC process descriptions, derived from each operation's declaration and parameter model."""
+"""OGC process descriptions, derived from each operation's (or analysis's) declaration and parameter model."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from pydantic import BaseModel
+
+from .analysis import ANALYSES, Analysis
 from .execute import OUTPUTS
 from .ops import REGISTRY, Operation
+from .zonal import encode
 
 CONTROL = ["sync-execute", "async-execute", "dismiss"]
 RASTER_INPUT_SCHEMA = {
@@ -46,18 +51,31 @@ OUTPUT_DOCS = {
 }
 
 
-def _param_inputs(op: Operation) -> dict[str, Any]:
-    schema = op.params.model_json_schema()
+ANALYSIS_OUTPUTS = {"result": {
+    "title": "Statistics per feature and date",
+    "description": "GeoJSON features carrying their time series (default), CSV or GeoParquet (one row per feature "
+                   "and date), or NDJSON streamed feature by feature: choose with outputs.result.format.mediaType.",
+    "schema": {"oneOf": [{"type": "object", "contentMediaType": encode.GEOJSON},
+                         {"type": "string", "contentMediaType": encode.CSV},
+                         {"type": "string", "contentMediaType": encode.NDJSON},
+                         {"type": "string", "contentEncoding": "binary", "contentMediaType": encode.PARQUET}]}}}
+
+
+def _param_inputs(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    defs = schema.get("$defs", {})
     out = {}
     for name, prop in schema.get("properties", {}).items():
         title = prop.pop("title", name)
         desc = prop.pop("description", "")
+        if defs and '"$ref"' in json.dumps(prop):
+            prop = {**prop, "$defs": defs}
         out[name] = {"title": title, "description": desc, "schema": prop,
                      "minOccurs": 0 if name not in schema.get("required", []) else 1, "maxOccurs": 1}
     return out
 
 
-def summary(op: Operation, base: str) -> dict[str, Any]:
+def summary(op: Operation | Analysis, base: str) -> dict[str, Any]:
     url = f"{base}/processes/{op.id}"
     return {"id": op.id, "title": op.title, "description": op.description, "version": "1.0.0",
             "keywords": list(op.keywords), "jobControlOptions": CONTROL, "outputTransmission": ["value", "reference"],
@@ -66,19 +84,22 @@ def summary(op: Operation, base: str) -> dict[str, Any]:
                        "type": "application/json", "title": "Execute"}]}
 
 
-def description(op: Operation, base: str) -> dict[str, Any]:
+def description(op: Operation | Analysis, base: str) -> dict[str, Any]:
+    if isinstance(op, Analysis):
+        return summary(op, base) | {"inputs": _param_inputs(op.params), "outputs": ANALYSIS_OUTPUTS}
     inputs: dict[str, Any] = {}
     for name, spec in op.inputs.items():
         kind = "time series collection" if spec.kind == "series" else "raster"
         inputs[name] = {"title": spec.title, "description": f"A {kind}: a local collection, or a nested process.",
                         "minOccurs": 1, "maxOccurs": 1, "schema": RASTER_INPUT_SCHEMA}
-    inputs.update(_param_inputs(op))
+    inputs.update(_param_inputs(op.params))
     inputs.update(REGION)
     return summary(op, base) | {"inputs": inputs, "outputs": OUTPUT_DOCS}
 
 
 def all_summaries(base: str, deployed: list[Any] = ()) -> list[dict[str, Any]]:
-    return [summary(op, base) for op in REGISTRY.values()] + [deployed_summary(d, base) for d in deployed]
+    return [summary(op, base) for op in (*REGISTRY.values(), *ANALYSES.values())] + \
+        [deployed_summary(d, base) for d in deployed]
 
 
 def deployed_summary(d: Any, base: str) -> dict[str, Any]:

@@ -99,7 +99,7 @@ async def collections(request: Request) -> Response:
 async def collection(request: Request) -> Response:
     cid = request.path_params["cid"]
     s = request.app.state.services
-    if cid in s.catalog.features:
+    if s.feature_entry(cid) is not None:  # the catalog's, or an analysis job's results
         doc = features.collection_doc(request, cid)
     elif cid in s.catalog.rasters or s.virtual_doc(cid) is not None:
         doc = raster_collection(request, cid)

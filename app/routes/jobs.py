@@ -11,6 +11,7 @@ from processes.jobs import JobRecord
 
 from ..errors import ApiError, Gone, NoSuchJob, ResultNotReady
 from ..negotiate import base_url, document, link, self_links
+from ..services import RESULTS_PREFIX
 
 CONFORMANCE: list[str] = []
 LISTED = ("accepted", "running", "successful", "failed")
@@ -23,6 +24,10 @@ def job_links(base: str, rec: JobRecord) -> list[dict]:
              link(f"{base}/processes/{rec.processID}", "up", "application/json", "Process")]
     if rec.status == "successful":
         links.append(link(f"{url}/results", "http://www.opengis.net/def/rel/ogc/1.0/results", "application/json", "Results"))
+        if (rec.results or {}).get("features"):  # an analysis: its results are also a features collection
+            coll = f"{base}/collections/{RESULTS_PREFIX}{rec.jobID}"
+            links.append(link(coll, "collection", "application/json", "Results as an OGC API - Features collection"))
+            links.append(link(f"{coll}/items", "items", "application/geo+json", "Result features"))
     return links
 
 

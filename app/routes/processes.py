@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from processes.engine.region import check_budget
+from processes.analysis import ANALYSES
 from processes.execute import OUTPUTS, REGION_INPUTS, ExecuteRequest, job_request, parse_execution, produce_bytes
 from processes.ogc import all_summaries, deployed_description, description
 from processes.ops import REGISTRY
@@ -21,6 +22,7 @@ from .. import load
 from ..errors import ApiError, NoSuchProcess, Overloaded
 from ..negotiate import base_url, document, json_body, link, self_links
 from ..queries import openapi_schema
+from . import analyses
 from .jobs import job_links
 
 P1 = "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/"
@@ -30,7 +32,7 @@ CONFORMANCE = [P1 + c for c in ("core", "ogc-process-description", "json", "html
 
 
 def _op(pid: str):
-    op = REGISTRY.get(pid)
+    op = REGISTRY.get(pid) or ANALYSES.get(pid)
     if op is None:
         raise NoSuchProcess(f"unknown process '{pid}'; see /processes")
     return op
@@ -46,6 +48,8 @@ async def list_processes(request: Request) -> Response:
 
 def example_request(request: Request, op) -> dict:
     """An execution request that works on the demo catalog: for the HTML page's form."""
+    if analyses.is_analysis(op.id):
+        return analyses.example_request(request, op.id)
     rasters = request.app.state.services.catalog.rasters
     wanted = {str(f.examples[0]) for f in op.params.model_fields.values() if f.examples}
     cid = next((c for c, e in rasters.items() if wanted and wanted <= set(e.collection.band_names)), None)
@@ -93,6 +97,8 @@ def _wants_async(request: Request) -> bool:
 
 async def execute(request: Request) -> Response:
     s = request.app.state.services
+    if analyses.is_analysis(request.path_params["pid"]):
+        return await analyses.execute(request, request.path_params["pid"], _wants_async(request))
     mode = request.query_params.get("response")
     if mode not in (None, "collection", "landingPage"):
         raise ApiError("response must be 'collection' or 'landingPage' (or absent)")

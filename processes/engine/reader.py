@@ -182,6 +182,9 @@ def read(href: str, grid: Grid, bands: tuple[int, ...] | None = None,
     info = dataset_info(href)
     level = choose_level(info, grid)
     indexes = list(bands) if bands else list(range(1, info.count + 1))
+    offset = _aligned(info, level, grid)
+    if offset is not None:  # the grid is the level's own pixels: one plain window read
+        return _read_aligned(href, info, level, indexes, grid, *offset)
     plan = _plan(info.crs, level, grid, resampling)
     if plan.win is None:
         return np.zeros((len(indexes), grid.height, grid.width), np.float32), np.zeros((grid.height, grid.width), bool)
@@ -260,6 +263,33 @@ def _plan(crs: str, level: Level, grid: Grid, resampling: Resampling) -> _Plan:
     w = win.width
     corners = tuple((r * w + c).astype(np.intp) for r, c in ((ja, ia), (ja, ib), (jb, ia), (jb, ib)))
     return _Plan(win, inside, False, corners, (1 - wu, wu, 1 - wv, wv))
+
+
+def _aligned(info: DatasetInfo, level: Level, grid: Grid) -> tuple[int, int] | None:
+    """(column, row) of the grid's first pixel in the level when the grid is a window of the
+    level's own pixel grid (same CRS, cell size and pixel corners), else None."""
+    a, b, c, d, e, f = level.transform
+    t = grid.transform
+    if grid.crs != info.crs or b or d or t.b or t.d or not (math.isclose(t.a, a, rel_tol=1e-9)
+                                                            and math.isclose(t.e, e, rel_tol=1e-9)):
+        return None
+    col, row = (t.c - c) / a, (t.f - f) / e
+    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+        return None
+    return round(col), round(row)
+
+
+def _read_aligned(href: str, info: DatasetInfo, level: Level, indexes: list[int], grid: Grid,
+                  col: int, row: int) -> tuple[np.ndarray, np.ndarray]:
+    data = np.zeros((len(indexes), grid.height, grid.width), np.float32)
+    valid = np.zeros((grid.height, grid.width), bool)
+    win = _window(level, col, col + grid.width - 1, row, row + grid.height - 1)
+    if win is not None:
+        d, ok = _read_window(href, info, level, indexes, win)
+        r0, c0 = int(win.row_off) - row, int(win.col_off) - col
+        data[:, r0:r0 + d.shape[1], c0:c0 + d.shape[2]] = d
+        valid[r0:r0 + d.shape[1], c0:c0 + d.shape[2]] = ok
+    return data, valid
 
 
 def _window(level: Level, ilo: int, ihi: int, jlo: int, jhi: int) -> Window | None:

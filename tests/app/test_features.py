@@ -227,7 +227,8 @@ def test_not_found(fc):
     "datetime=2020-01-01/2020-02-01/2020-03-01",
     "bbox=0,0,1,1&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/3857", "bbox-crs=http://www.opengis.net/def/crs/OGC/1.3/CRS84",
     "crs=http://www.opengis.net/def/crs/EPSG/0/3857",
-    "foo=bar", "filter=kind='dune'", "q=forest", "skipGeometry=maybe", "resulttype=all", "sortby=nothing",
+    "foo=bar", "filter=kind =", "filter=nosuch='dune'", "filter-lang=cql2-text", "filter=kind='dune'&filter-lang=sql",
+    "filter=kind='dune'&filter-crs=http://www.opengis.net/def/crs/EPSG/0/3857", "q=forest", "skipGeometry=maybe", "resulttype=all", "sortby=nothing",
     "properties=nothing", "rank=many",
 ])
 def test_malformed_items_requests_are_400(fc, query):
