@@ -20,7 +20,8 @@ def plan(work: Path, target: str) -> str:
 
 @pytest.mark.skipif(MAKE is None, reason="make not installed")
 def test_serve_reinstalls_only_when_pyproject_changes(tmp_path):
-    for name in ("Makefile", "pyproject.toml"):
+    (tmp_path / "client").mkdir()
+    for name in ("Makefile", "pyproject.toml", "client/pyproject.toml"):
         shutil.copy(ROOT / name, tmp_path / name)
     (tmp_path / "venv" / "bin").mkdir(parents=True)
     (tmp_path / "venv" / "bin" / "python").write_text("")  # the venv exists
