@@ -60,6 +60,8 @@ def parse_region(query: Mapping[str, str], getlist, extent: tuple[float, float, 
                  native_res: float) -> Region:
     """The CRS84 region a coverage request asks for; defaults: the whole extent at native resolution."""
     w, s, e, n = extent
+    if "bbox" in query and getlist("subset"):
+        raise ApiError("bbox and subset both select the area: give one of them (OGC API - Coverages /req/subsetting)")
     if "bbox" in query:
         parts = query["bbox"].split(",")
         if len(parts) != 4:

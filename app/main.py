@@ -14,6 +14,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
+from demodata import build_demo_data
+from processes.deployed import DeployedStore
 from processes.engine.executor import make_executor
 from processes.jobs import JobRunner, JobStore
 from processes.models.store import ModelStore
@@ -21,23 +23,23 @@ from processes.ops import _models as model_registry
 
 from . import errors, housekeeping
 from .catalog import load_catalog
-from .demo_data import build_demo_data
 from .model_catalog import load_configured
-from .routes import common, coverages, features, health, jobs, models, processes, stac, tiles
+from .routes import analyses, cog, common, coverages, deploy, features, health, jobs, models, processes, stac, styles, tiles, web
 from .services import Services
 from .settings import Settings
 from .stac.service import open_stac
 from .tile_cache import make_tile_cache
 from .virtual import GraphStore
 
-ROUTE_MODULES = (common, health, tiles, coverages, processes, jobs, features, stac, models)
+ROUTE_MODULES = (common, health, tiles, styles, coverages, processes, deploy, jobs, features, stac, analyses, models, cog, web)
 log = logging.getLogger("geodeferred")
 
 
 def build_services(settings: Settings) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.jobs_dir.mkdir(parents=True, exist_ok=True)
-    demo = build_demo_data(settings.data_dir, dem_width=settings.dem_width) if settings.build_demo_data else {}
+    demo = build_demo_data(settings.data_dir, size=settings.demo_size, dem_width=settings.dem_width) \
+        if settings.build_demo_data else {}
     catalog = load_catalog(settings, demo)
     model_store = open_model_store(settings)
     executor = make_executor(settings.executor)
@@ -45,7 +47,8 @@ def build_services(settings: Settings) -> Services:
     runner = JobRunner(store, executor, "processes.execute:run_job_work", coordinators=settings.job_coordinators)
     return Services(settings, catalog, GraphStore(settings.jobs_dir / "graphs", settings.retention_hours * 3600), store, runner, executor,
                     make_tile_cache(settings.tile_cache, settings.tile_cache_entries),
-                    ThreadPoolExecutor(settings.tile_threads, thread_name_prefix="tiles"), models=model_store)
+                    ThreadPoolExecutor(settings.tile_threads, thread_name_prefix="tiles"),
+                    DeployedStore(settings.jobs_dir / "deployed"), models=model_store)
 
 
 def open_model_store(settings: Settings) -> ModelStore:

@@ -7,7 +7,6 @@ is a 400 rather than silently ignored.
 from __future__ import annotations
 
 import hashlib
-import math
 import json
 from dataclasses import dataclass
 from typing import Mapping
@@ -21,11 +20,8 @@ from processes.ops import REGISTRY
 from . import render
 from .errors import ApiError, NotFound
 from .legend import class_colours, label_colours, legend
+from .queries import MOSAIC_METHODS, MapQuery, names, parse
 from .services import Services
-
-RENDER_KEYS = {"f", "colormap", "rescale", "bands", "datetime", "filter", "filter-lang", "item", "mosaic",
-               "algorithm", "blend"}
-MOSAIC_METHODS = ("median", "mean", "min", "max", "first", "last")
 
 
 @dataclass(frozen=True)
@@ -43,16 +39,6 @@ class MapRequest:
         parts = {"base": graph_hash(self.base), "alg": graph_hash(self.algorithm) if self.algorithm else None,
                  "cm": self.colormap, "rs": self.rescale, "bl": self.blend, "f": self.fmt}
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
-
-
-def _floats(text: str, n: int, name: str) -> tuple[float, ...]:
-    try:
-        vals = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise ApiError(f"{name} must be {n} comma-separated numbers, got '{text}'") from None
-    if len(vals) != n or not all(v == v and abs(v) != float("inf") for v in vals):
-        raise ApiError(f"{name} must be {n} comma-separated finite numbers, got '{text}'")
-    return vals
 
 
 def base_node(services: Services, cid: str, query: Mapping[str, str], display: bool = True) -> Node:
@@ -101,33 +87,27 @@ def mosaic_node(source, node: CollectionNode, method: str) -> ProcessNode:
     return ProcessNode("composite", (("data", CollectionNode(node.collection, None, node.datetime, node.filter)),), params)
 
 
+def usable_algorithms() -> list[str]:
+    """Processes a map request can apply: one raster input named `data`."""
+    return sorted(k for k, o in REGISTRY.items() if list(o.inputs) == ["data"] and o.inputs["data"].kind == "raster")
+
+
 def parse_map_request(services: Services, cid: str, query: Mapping[str, str], fmt: render.Format) -> MapRequest:
-    base = base_node(services, cid, query, display="algorithm" not in query)
-    alg_id = query.get("algorithm")
-    extras = {k: v for k, v in query.items() if k not in RENDER_KEYS}
+    q = parse(MapQuery, query)
+    base = base_node(services, cid, query, display=q.algorithm is None)
+    extras = {k: v for k, v in query.items() if k not in names(MapQuery)}
     algorithm = None
-    if alg_id:
-        op = REGISTRY.get(alg_id)
-        if op is None or list(op.inputs) != ["data"] or op.inputs["data"].kind != "raster":
-            usable = sorted(k for k, o in REGISTRY.items() if list(o.inputs) == ["data"] and o.inputs["data"].kind == "raster")
-            raise ApiError(f"unknown algorithm '{alg_id}'; available: {', '.join(usable)}")
-        algorithm = parse_process(alg_id, {"data": {"collection": "__base__"}, **extras},
+    if q.algorithm:
+        if q.algorithm not in usable_algorithms():
+            raise ApiError(f"unknown algorithm '{q.algorithm}'; available: {', '.join(usable_algorithms())}")
+        algorithm = parse_process(q.algorithm, {"data": {"collection": "__base__"}, **extras},
                                   lambda c: base if c == "__base__" else services.resolve(c))
         algorithm = _replace_input(algorithm, _only_needed_bands(base, algorithm))
     elif extras:
         raise ApiError(f"unknown query parameter(s): {', '.join(sorted(extras))}")
-    colormap = query.get("colormap")
-    if colormap is not None and colormap not in render.colormap_names():
-        raise ApiError(f"unknown colormap '{colormap}'")
-    rescale = _floats(query["rescale"], 2, "rescale") if "rescale" in query else None
-    if rescale is not None and not (rescale[0] != rescale[1] and math.isfinite(rescale[1] - rescale[0])):
-        raise ApiError("rescale needs two different numbers min,max within float range")
-    blend = _floats(query["blend"], 1, "blend")[0] if "blend" in query else 0.0
-    if not 0.0 <= blend <= 1.0:
-        raise ApiError("blend must be between 0 and 1")
-    if blend > 0 and algorithm is None:
-        raise ApiError("blend shades the colour map with an algorithm's output: add algorithm=hillshade")
-    return MapRequest(cid, base, algorithm, colormap, rescale, blend, fmt)
+    if q.colormap is not None and q.colormap not in render.colormap_names():
+        raise ApiError(f"unknown colormap '{q.colormap}'")
+    return MapRequest(cid, base, algorithm, q.colormap, q.rescale_range, q.blend, fmt)
 
 
 def _only_needed_bands(base: Node, algorithm: ProcessNode) -> Node:

@@ -52,11 +52,12 @@ def choose_format(request: Request, allowed: Iterable[str], default: str | None 
 
 
 def document(request: Request, doc: dict[str, Any], title: str, *, media_type: str = "application/json",
-             status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """A JSON document, or the same as an HTML page when the client asks for HTML."""
+             status: int = 200, headers: dict[str, str] | None = None, page: dict[str, Any] | None = None) -> Response:
+    """A JSON document, or the same as an HTML page when the client asks for HTML (`page`: what only the
+    page shows, e.g. an example execution request)."""
     fmt = choose_format(request, ["json", "html"], "json")
     if fmt == "html":
-        return HTMLResponse(render_html(title, doc), status, headers=headers)
+        return HTMLResponse(render_html(title, doc, page), status, headers=headers)
     return JSONResponse(doc, status, headers=headers, media_type=media_type)
 
 

@@ -26,6 +26,15 @@ def _declared(app) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _schemas(app) -> dict[str, Any]:
+    """Named schemas the route modules declare (`OPENAPI_SCHEMAS`), e.g. each process's execution request."""
+    out: dict[str, Any] = {"exception": PROBLEM}
+    for mod in getattr(app.state, "route_modules", []):
+        schemas = getattr(mod, "OPENAPI_SCHEMAS", {})
+        out.update(schemas() if callable(schemas) else schemas)
+    return out
+
+
 def _path_params(path: str) -> list[dict[str, Any]]:
     params = []
     for name, conv in _PARAM.findall(path):
@@ -61,4 +70,4 @@ def build(app, base: str) -> dict[str, Any]:
             "info": {"title": "geodeferred", "version": "0.1.0",
                      "description": "OGC API - Common, Tiles, Coverages, Processes (Part 1 and Part 3 workflows) and Features."},
             "servers": [{"url": base}], "paths": paths,
-            "components": {"schemas": {"exception": PROBLEM}}}
+            "components": {"schemas": _schemas(app)}}

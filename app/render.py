@@ -28,7 +28,9 @@ def lut(name: str) -> np.ndarray:
 
 def to_byte(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     scale = 255.0 / (hi - lo) if hi != lo else 0.0
-    return np.clip((values - lo) * scale, 0, 255).astype(np.uint8)
+    out = np.clip((values - lo) * scale, 0, 255)
+    np.nan_to_num(out, copy=False, nan=0.0)  # invalid pixels (masked anyway): no cast warning
+    return out.astype(np.uint8)
 
 
 def colorize(r: Raster, rescale: tuple[float, float] | None, colormap: str | None) -> np.ndarray:

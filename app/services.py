@@ -8,12 +8,14 @@ from typing import Any
 from processes.engine.errors import UnknownCollection
 from processes.engine.executor import Executor
 from processes.engine.graph import Node, parse_process
+from processes.analysis import Context
 from processes.engine.sources import Source
-from processes.analyses import Context
-from processes.jobs import JobRunner, JobStore
+from processes.deployed import DeployedStore
+from processes.engine.vectors import GeoJSONFile
+from processes.jobs import JobNotFound, JobRunner, JobStore
 from processes.models.store import ModelStore
 
-from .catalog import Catalog
+from .catalog import Catalog, CollectionConfig, FeatureEntry
 from .settings import Settings
 from .stac.service import StacService
 from .tile_cache import TileCache
@@ -30,36 +32,73 @@ class Services:
     executor: Executor
     tiles: TileCache
     tile_pool: ThreadPoolExecutor
+    deployed: DeployedStore
     models: ModelStore | None = None  # the model store (set by build_services)
     stac: StacService | None = None  # set by the lifespan once the STAC backend runs
     _nodes: dict[str, Node] = field(default_factory=dict)
 
     def resolve(self, cid: str) -> Source | Node:
-        """A collection id -> a readable collection, or the graph of a deferred result collection."""
+        """A collection id -> a readable collection, or the graph of a deferred result collection
+        (a `response=collection` result, or a deployed process with its default inputs)."""
         if cid in self.catalog.rasters:
             return self.catalog.rasters[cid].collection
-        node = self._nodes.get(cid)
+        doc = self.virtual_doc(cid)
+        if doc is None:
+            raise UnknownCollection(f"unknown collection '{cid}'")
+        node = self._nodes.get(doc["version"])
         if node is None:
-            doc = self.graphs.get(cid)
-            if doc is None:
-                raise UnknownCollection(f"unknown collection '{cid}'")
             g = doc["graph"]
             node = parse_process(g["process"], g["inputs"], self.resolve)
-            self._nodes[cid] = node
+            if len(self._nodes) > 10_000:
+                self._nodes.clear()
+            self._nodes[doc["version"]] = node
         return node
 
     def lookup(self, cid: str) -> Source:
         return self.catalog.collection(cid)
 
-    def features(self, cid: str) -> list[dict[str, Any]]:
-        """The features of a features collection (KeyError when unknown)."""
-        import json
-
-        doc = json.loads(self.catalog.features[cid].path.read_text())
-        return list(doc.get("features") or [])
-
-    def analysis_context(self, max_pixels: int) -> Context:
-        return Context(self.resolve, self.lookup, self.features, self.models.root, max_pixels)
-
     def virtual_doc(self, cid: str) -> dict[str, Any] | None:
-        return self.graphs.get(cid)
+        """{id, graph, title, version} of a collection defined by a workflow, else None."""
+        doc = self.graphs.get(cid)
+        if doc is not None:
+            return doc | {"version": cid}
+        d = self.deployed.get(cid)
+        if d is None:
+            return None
+        process, inputs = d.expand({})
+        return {"id": d.id, "graph": {"process": process, "inputs": inputs}, "title": d.title,
+                "description": d.description, "process": d.id, "version": d.digest}
+
+    def features_source(self, cid: str) -> GeoJSONFile:
+        """A features collection (of the catalog, or the results of an analysis job) as a vector source."""
+        e = self.feature_entry(cid)
+        if e is None:
+            raise KeyError(cid)
+        return GeoJSONFile(cid, str(e.path), e.config.id_field, e.config.time_field)
+
+    def feature_entry(self, cid: str) -> FeatureEntry | None:
+        """The catalog's features collection, or `job-{jobID}`: the features an analysis job produced."""
+        if cid in self.catalog.features:
+            return self.catalog.features[cid]
+        if not cid.startswith(RESULTS_PREFIX):
+            return None
+        try:
+            rec = self.jobs.get(cid[len(RESULTS_PREFIX):])
+        except JobNotFound:
+            return None
+        entry = (rec.results or {}).get("features") if rec.status == "successful" else None
+        if entry is None:
+            return None
+        cfg = CollectionConfig(type="features", title=f"Results of job {rec.jobID} ({rec.processID})",
+                               description=f"Features computed by {rec.processID}, each with its time series.",
+                               keywords=[rec.processID, "results"])
+        return FeatureEntry(cid, cfg, self.jobs.result_path(rec.jobID, entry["file"]))
+
+    def analysis_context(self, max_pixels: int | None = None) -> Context:
+        """What preparing an analysis looks up; `max_pixels`: the budget of analyses that check one
+        when prepared (train-model, segment-features), the sync or the job limit."""
+        return Context(self.resolve, self.lookup, self.features_source,
+                       self.models.root if self.models is not None else None, max_pixels)
+
+
+RESULTS_PREFIX = "job-"

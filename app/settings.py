@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,9 @@ class Settings(BaseSettings):
     data_dir: Path = ROOT / "var" / "data"
     jobs_dir: Path = ROOT / "var" / "jobs"
     dem_width: int = Field(4320, ge=64, description="Width of the generated demo DEM (height is half)")
+    demo_size: Literal["default", "large"] = Field(
+        "default", description="Demo AOI: 'default' (10 km, ~290 parcels, built at first start) or 'large' "
+        "(41 km, ~6,000 parcels, for benchmarks)")
     build_demo_data: bool = True
     executor: str = Field("process:2", description="'inline', 'process[:N]', 'dask://host:port'")
     tile_threads: int = Field(2, ge=1, le=64, description="Threads rendering tiles in each web worker: more "
@@ -42,6 +46,10 @@ class Settings(BaseSettings):
     max_results_mb: int = Field(10240, ge=1, description="Disk the results of finished jobs may use; the oldest "
                                 "expire first past it")
     housekeeping_interval: float = Field(60.0, gt=0, description="Seconds between job recovery and expiry passes")
+    max_sync_zonal_pixels: int = Field(150_000_000, ge=1, description="Most pixel reads (window pixels x dates) "
+                                       "a synchronous zonal statistics or time-series execution may do")
+    zonal_chunk: int = Field(512, ge=16, description="Side of the raster chunks zonal statistics split features by "
+                             "(only chunks holding features are read)")
     allowed_remote_prefixes: list[str] = Field(default_factory=list,
                                                description="URL prefixes that catalog entries may point at")
     stac_backend: str = Field("embedded", pattern=r"^(embedded|postgres(ql)?://.+)$",

@@ -89,3 +89,13 @@ class GraphStore:
             except FileNotFoundError:
                 continue
         return gone
+
+    def recent(self, n: int) -> list[str]:
+        """The ids of the n most recently stored graphs, newest first."""
+        stamped = []
+        for p in self.root.glob("*.json"):
+            try:
+                stamped.append((p.stat().st_mtime, p.stem))
+            except FileNotFoundError:
+                continue
+        return [gid for _, gid in sorted(stamped, reverse=True)[:n]]

@@ -20,7 +20,7 @@ def main(argv: list[str]) -> int:
 
     n = int(argv[0]) if argv else 100
     svc = services(4320)
-    tiles = D.scene_tiles(D.DATA_DIR / "sentinel2" / f"{D.S2_SCENE}_reflectance.tif", 600, 4)[:n]
+    tiles = D.scene_tiles(D.s2_scene_cog(D.DATA_DIR / "default" / "sentinel2"), 600, 4)[:n]
     req = parse_map_request(svc, "s2scene", {"algorithm": "normalized_difference", "a": "B08", "b": "B04",
                                              "colormap": "rdylgn", "rescale": "-1,1"}, "png")
     for t in tiles[:5]:

@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-load", action="store_true")
     a = p.parse_args(argv)
     width = a.width or (4320 if a.quick else 8640)
-    from app.demo_data import build_demo_data
+    from demodata import build_demo_data
 
     build_demo_data(VAR / "data", dem_width=width)
     out: dict = {"dem_width": width, "cpus": os.cpu_count()}

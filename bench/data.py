@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import morecantile
+import numpy as np
 import rasterio
 import yaml
 from rasterio.warp import transform_bounds
@@ -20,7 +21,7 @@ DATA_DIR = VAR / "data"
 JOBS_DIR = VAR / "jobs"
 CATALOG = VAR / "catalog.yaml"
 WMQ = morecantile.tms.get("WebMercatorQuad")
-S2_SCENE = "S2_2022-07-06"  # full footprint, 3% cloud: one plain COG for both servers
+S2_BANDS = ("B02", "B03", "B04", "B08")  # the 10 m bands, stacked into one plain COG for both servers
 DEM_ZOOMS = range(2, 10)
 S2_ZOOMS = range(11, 16)
 
@@ -44,7 +45,7 @@ def build(small_width: int, large_width: int, large: bool = True) -> BenchData:
 
     timings: dict[str, float | str] = {}
     for label, width in (("small", small_width), ("large", large_width))[: 2 if large else 1]:
-        dem = expected_paths(DATA_DIR, width)["dem"]
+        dem = expected_paths(DATA_DIR, dem_width=width)["dem"]
         if dem.exists():
             timings[f"{label}_dem_{width}"] = "cached"
             continue
@@ -52,10 +53,33 @@ def build(small_width: int, large_width: int, large: bool = True) -> BenchData:
         t0 = time.perf_counter()
         build_demo_data(DATA_DIR, dem_width=width)
         timings[f"{label}_dem_{width}"] = round(time.perf_counter() - t0, 1)
-    paths = expected_paths(DATA_DIR, small_width)
-    s2 = paths["s2_items"] / f"{S2_SCENE}_reflectance.tif"
-    return BenchData(paths["dem"], expected_paths(DATA_DIR, large_width)["dem"], s2,
+    paths = expected_paths(DATA_DIR, dem_width=small_width)
+    return BenchData(paths["dem"], expected_paths(DATA_DIR, dem_width=large_width)["dem"], s2_scene_cog(paths["s2_items"]),
                      small_width, large_width, timings)
+
+
+def s2_scene_cog(folder: Path) -> Path:
+    """One clear, full-footprint summer scene's 10 m bands stacked into one COG (built once).
+
+    The demo keeps one COG per band like real L2A collections; a single multi-band file lets
+    titiler and our service read the very same bytes through one asset each.
+    """
+    from demodata import stac
+    from demodata.scenes import calendar
+    from demodata.writers import write_cog_array
+
+    scene = next(s for s in calendar() if s.date.year == 2022 and s.date.month == 7 and s.cloud == 0 and s.swath_cut == 0)
+    out = VAR / f"{scene.id}_10m.tif"
+    if not out.exists():
+        files = stac.scene_files(scene)
+        arrays = []
+        for b in S2_BANDS:
+            with rasterio.open(folder / files[b]) as ds:
+                arrays.append(ds.read(1))
+                crs, transform = ds.crs, ds.transform
+        write_cog_array(out, np.stack(arrays), crs=crs.to_string(), transform=transform, nodata=0,
+                        resampling="average", descriptions=S2_BANDS)
+    return out
 
 
 def demo_builder():
@@ -82,9 +106,9 @@ def write_catalog(data: BenchData, resampling: str, mosaic_folder: Path | None =
     if data.s2_cog.exists():  # a demo with one COG per band has no multi-band reflectance file
         with rasterio.open(data.s2_cog) as ds:
             bands = list(ds.descriptions)
-        cols["s2scene"] = {"type": "raster", "title": f"Sentinel-2 scene {S2_SCENE} (bench)",
-                           "href": f"sentinel2/{data.s2_cog.name}", "bands": bands,
-                           "render": {"bands": ["B04", "B03", "B02"], "rescale": [0, 3000], "resampling": resampling}}
+        cols["s2scene"] = {"type": "raster", "title": f"Sentinel-2 scene {data.s2_cog.stem} (bench)",
+                           "href": str(data.s2_cog), "bands": bands,  # digital numbers: L2A offset +1000
+                           "render": {"bands": ["B04", "B03", "B02"], "rescale": [1000, 4000], "resampling": resampling}}
     if mosaic_folder is not None:  # the mosaic group's 12 scenes, rendered like the demo collection
         cols[mosaic_folder.name] = {"type": "raster", "title": "12 Sentinel-2 scenes (bench)",
                                     "stac": mosaic_folder.name, "render": dict(cols["sentinel2"]["render"])}

@@ -51,7 +51,7 @@ def fit_forest(svc, stack_node, grid):
     rf = RandomForestClassifier(100, n_jobs=1, random_state=0).fit(x, y)
     classes = [ModelClass(int(v), f"class {v}", colour(i)) for i, v in enumerate(rf.classes_)]
     onnx = to_onnx_bytes(rf, 3)
-    props = properties("bench-rf", "RandomForestClassifier", "classifier", ["ndvi_a", "ndvi_b", "ndvi_c"], classes,
+    props = properties("bench-rf", "RandomForestClassifier", "classifier", ["ndvi", "ndvi_2", "ndvi_3"], classes,
                        "scikit-learn", "bench", len(onnx), None)
     svc.models.put("bench-rf", onnx, build_item("bench-rf", props, "classifier", None, "2026-01-01T00:00:00Z", {},
                                                 outputs={"label": "label", "scores": "probabilities"}), replace=True)

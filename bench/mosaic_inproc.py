@@ -24,8 +24,7 @@ READS = ("scene reads (read_series: 12 x Item.read)", "engine/sources.py", "read
 BUCKETS = (
     ("  GDAL window reads (decode)", "engine/reader.py", "_read_window", "ct"),
     ("  source pixel coordinates", "engine/reader.py", "source_pixels", "ct"),
-    ("  resampling gathers", "engine/reader.py", "_gather_bilinear", "tt"),
-    ("  resampling gathers (nearest, SCL)", "engine/reader.py", "_gather_nearest", "tt"),
+    ("  resampling gathers", "engine/reader.py", "gather", "tt"),
     ("cloud mask (np.isin on SCL)", "ops/composite.py", "composite", "isin"),
     ("reducer (median)", "ops/composite.py", "composite", "reducer"),
     ("composite kernel, rest (stacks, validity)", "ops/composite.py", "composite", "rest"),

@@ -27,7 +27,7 @@ def _logging() -> dict:
     cfg = deepcopy(CONFIG_DEFAULTS)
     for name in ("gunicorn.error", "gunicorn.access"):
         cfg["loggers"][name]["propagate"] = False  # else the root handler prints each line twice
-    for name in ("geodeferred", "processes"):
+    for name in ("geodeferred", "processes"):  # geodeferred.demodata: the first-start progress lines
         cfg["loggers"][name] = {"level": loglevel.upper(), "handlers": ["error_console"], "propagate": False}
     return cfg
 
@@ -38,6 +38,6 @@ logconfig_dict = _logging()
 def on_starting(server):  # noqa: ARG001 - gunicorn hook signature
     """Build the demo data before forking, so workers start on ready files."""
     if _settings.build_demo_data:
-        from app.demo_data import build_demo_data
+        from demodata import build_demo_data
 
-        build_demo_data(_settings.data_dir, dem_width=_settings.dem_width)
+        build_demo_data(_settings.data_dir, size=_settings.demo_size, dem_width=_settings.dem_width)

@@ -1,8 +1,11 @@
 """OGC API - Processes execution requests -> a graph, a region and the outputs wanted; producing
 those outputs (synchronously, or as a job whose coordinator fans the chunks out to the executor).
 
-Region inputs (bbox, crs, width, height, resolution) belong to the top-level process only: they
-say where and how finely to evaluate the graph, not what to compute.
+Region inputs (bbox, crs, width, height, resolution) say where and how finely to evaluate the
+graph, not what to compute. Every process description advertises them, and OGC API - Processes
+validates a nested process's inputs against its own description, so a nested process takes them
+too: an execution has one region, given at the top or in any nested process, and regions given
+in several places must agree (a 400 names the one that differs).
 """
 from __future__ import annotations
 
@@ -10,7 +13,9 @@ import math
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pyproj import CRS
 from pyproj.exceptions import CRSError
@@ -30,6 +35,34 @@ REGION_INPUTS = ("bbox", "crs", "width", "height", "resolution")
 OUTPUTS = outputs.MEDIA_TYPES
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 MAX_SIDE = 32768
+
+
+class ExecuteRequest(BaseModel):
+    """The body of POST /processes/{id}/execution: validated by this model, and the same model is the
+    request body schema in the API definition (`inputs` described per process there)."""
+
+    model_config = ConfigDict(extra="forbid")
+    process: str | None = Field(None, description="The process (URI or id), as Part 3 workflows write it; "
+                                                  "the process posted to is the one run.")
+    inputs: dict[str, Any] = Field(default_factory=dict, description="Raster inputs (a collection, or a nested "
+                                   "process), parameters and the region (bbox, crs, width, height, resolution).")
+    outputs: dict[Literal["result", "statistics"], dict[str, Any]] = Field(
+        default_factory=dict, description="The outputs wanted (default: result, a GeoTIFF).")
+    response: Literal["raw", "document"] = Field("raw", description="raw: the one output as is; document: a JSON "
+                                                                    "document holding every output.")
+    process_graph: dict[str, dict[str, Any]] | None = Field(None, description="An openEO process graph whose "
+                                                                              "result node runs this process.")
+
+
+def _request(pid: str, body: Any) -> ExecuteRequest:
+    if not isinstance(body, Mapping):
+        raise GraphError("the execution request must be a JSON object with 'inputs'")
+    try:
+        return ExecuteRequest.model_validate(body)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"] if x != "[key]")
+        raise GraphError(err["msg"], f"{pid}.{loc}" if loc else pid) from None
 
 
 @dataclass(frozen=True)
@@ -106,33 +139,51 @@ def parse_region(pid: str, inputs: Mapping[str, Any]) -> Region | None:
     return Region(crs, (w, s, e, n), max(1, width), max(1, height))
 
 
+def _lift_regions(inputs: Mapping[str, Any], path: str) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+    """`inputs` with the region inputs of nested processes taken out, and those as (path, inputs)."""
+    out: dict[str, Any] = {}
+    found: list[tuple[str, dict[str, Any]]] = []
+    for name, value in inputs.items():
+        if isinstance(value, Mapping) and "process" in value and isinstance(value.get("inputs"), Mapping):
+            where = f"{path}.inputs.{name}"
+            inner, deeper = _lift_regions(value["inputs"], where)
+            region = {k: inner.pop(k) for k in REGION_INPUTS if k in inner}
+            if region:
+                found.append((where, region))
+            found += deeper
+            value = {**value, "inputs": inner}
+        out[name] = value
+    return out, found
+
+
+def _one_region(pid: str, inputs: Mapping[str, Any]) -> tuple[dict[str, Any], Region | None]:
+    """The execution's region (top level or nested; all given must agree) and the inputs without it."""
+    inputs, nested = _lift_regions(inputs, pid)
+    region = parse_region(pid, inputs)
+    first = {k: inputs[k] for k in REGION_INPUTS if k in inputs}
+    for where, given in nested:
+        other = parse_region(where, {**first, **given})  # what it leaves out is the region's already given
+        if region is None:
+            region, first = other, given
+        elif other != region:
+            raise GraphError("a nested process asks for another region than the execution's; give one bbox "
+                             "(at the top level or in one nested process)", f"{where}.inputs.bbox")
+    return {k: v for k, v in inputs.items() if k not in REGION_INPUTS}, region
+
+
 def parse_execution(pid: str, body: Any, resolve: Resolver) -> Execution:
     """An execution request: Part 1/3 `inputs` (nested processes), or an openEO `process_graph`
     whose result node must be the process the request was posted to."""
-    if not isinstance(body, Mapping):
-        raise GraphError("the execution request must be a JSON object with 'inputs'")
-    if not isinstance(body.get("inputs", {}), Mapping):
-        raise GraphError("'inputs' must be an object", pid)
-    if is_flat_graph(body):
-        root, graph_inputs = to_nested(body["process_graph"])
+    req = _request(pid, body)
+    inputs = req.inputs
+    if req.process_graph is not None and is_flat_graph(body):
+        root, graph_inputs = to_nested(req.process_graph)
         if root != pid:
             raise GraphError(f"the result node runs '{root}' but the request was posted to '{pid}'", "process_graph")
-        body = {**body, "inputs": {**graph_inputs, **(body.get("inputs") or {})}}
-    inputs = body.get("inputs", {})
-    if not isinstance(inputs, Mapping):
-        raise GraphError("'inputs' must be an object", pid)
-    region = parse_region(pid, inputs)
-    node = parse_process(pid, {k: v for k, v in inputs.items() if k not in REGION_INPUTS}, resolve)
-    wanted = body.get("outputs") or {}
-    if not isinstance(wanted, Mapping):
-        raise GraphError("'outputs' must be an object", pid)
-    unknown = [o for o in wanted if o not in OUTPUTS]
-    if unknown:
-        raise GraphError(f"unknown output(s) {unknown}; this process has {list(OUTPUTS)}", f"{pid}.outputs")
-    response = body.get("response", "raw")
-    if response not in ("raw", "document"):
-        raise GraphError("'response' must be 'raw' or 'document'", pid)
-    return Execution(pid, node, region, tuple(wanted) or ("result",), response)
+        inputs = {**graph_inputs, **inputs}
+    inputs, region = _one_region(pid, inputs)
+    node = parse_process(pid, inputs, resolve)
+    return Execution(pid, node, region, tuple(req.outputs) or ("result",), req.response)
 
 
 def job_request(node: Node, region: Region | None, wanted: tuple[str, ...],
@@ -165,12 +216,11 @@ def produce_bytes(node: Node, region: Region | None, wanted: Sequence[str], look
 def run_job_work(process_id: str, request: dict, results_dir: Path, progress: Callable[[int, str], None],
                  executor: Executor) -> dict:
     """The job coordinator's work: its chunks run as tasks of the executor, progress counts the
-    finished ones. (The pixel budget was checked when the job was submitted.) An analysis process
-    (e.g. train-model) runs its own work function."""
-    from .analyses import ANALYSES
+    finished ones. (The pixel budget was checked when the job was submitted.)"""
+    from .analysis import ANALYSES, run_job_work as analysis_work  # analyses import this module
 
     if process_id in ANALYSES:
-        return ANALYSES[process_id].work_function()(request, results_dir, progress)
+        return analysis_work(process_id, request, results_dir, progress, executor)
     colls = {k: source_from_dict(v) for k, v in request["collections"].items()}
     node = parse_node(request["graph"], colls.__getitem__)
     r = request.get("region")

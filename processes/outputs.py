@@ -8,6 +8,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 import rasterio
+from rasterio.enums import ColorInterp
 from rasterio.io import MemoryFile
 from rasterio.windows import Window
 
@@ -15,6 +16,10 @@ from .engine.grid import Grid
 from .engine.region import Part, chunks
 from .statistics import Moments
 
+# Band names that say which band is red, green and blue (Sentinel-2, Landsat 8/9, plain names): a
+# GeoTIFF holding all three marks them, so QGIS and GDAL show true colour instead of bands 1, 2, 3.
+RGB_NAMES = ({"red": "B04", "green": "B03", "blue": "B02"}, {"red": "SR_B4", "green": "SR_B3", "blue": "SR_B2"},
+             {"red": "red", "green": "green", "blue": "blue"})
 NODATA = float("nan")  # what GDAL, QGIS and numpy all read as missing, even where a client drops the nodata tag
 GEOTIFF = "image/tiff; application=geotiff"
 MEDIA_TYPES = {"result": GEOTIFF, "statistics": "application/json"}
@@ -42,6 +47,7 @@ def write(parts: Iterable[Part], grid: Grid, band_names: tuple[str, ...], wanted
     with rasterio.open(tif, "w", **_profile(grid, len(band_names))) as ds:
         for i, name in enumerate(band_names, 1):
             ds.set_band_description(i, name)
+        ds.colorinterp = colour_interpretation(band_names)
         for part in parts:
             (r,) = part.rasters
             h, w = r.mask.shape
@@ -70,10 +76,22 @@ def _valid_values(path: Path, size: int = 1024) -> Iterator[list[np.ndarray]]:
             yield [band[~np.isnan(band)] for band in data]
 
 
+def colour_interpretation(names: tuple[str, ...]) -> list[ColorInterp]:
+    """Red/green/blue for the bands named so (when all three are there); grey or undefined elsewhere."""
+    out = [ColorInterp.gray] + [ColorInterp.undefined] * (len(names) - 1)
+    for spelling in RGB_NAMES:
+        if set(spelling.values()) <= set(names):
+            for colour, name in spelling.items():
+                out[names.index(name)] = ColorInterp[colour]
+            break
+    return out
+
+
 def read_geotiff_bytes(data: bytes) -> tuple[np.ndarray, dict]:
     """For tests and clients: the array and profile of GeoTIFF bytes."""
     with MemoryFile(data) as mem, mem.open() as ds:
-        return ds.read(), dict(ds.profile) | {"descriptions": ds.descriptions, "bounds": ds.bounds}
+        return ds.read(), dict(ds.profile) | {"descriptions": ds.descriptions, "bounds": ds.bounds,
+                                        "colorinterp": ds.colorinterp}
 
 
 __all__ = ["write", "read_geotiff_bytes", "GEOTIFF", "MEDIA_TYPES", "FILES"]

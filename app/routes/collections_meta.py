@@ -14,7 +14,7 @@ def raster_bbox(request: Request, cid: str) -> tuple[float, float, float, float]
     entry = s.catalog.rasters.get(cid)
     if entry is not None:
         return entry.bbox
-    doc = s.graphs.get(cid)
+    doc = s.virtual_doc(cid)
     if doc is None:
         raise NotFound(f"unknown collection '{cid}'")
     boxes = [s.catalog.rasters[c].bbox for c in collections_of(s.resolve(cid)) if c in s.catalog.rasters]
@@ -28,5 +28,5 @@ def raster_title(request: Request, cid: str) -> str:
     entry = s.catalog.rasters.get(cid)
     if entry is not None:
         return entry.config.title
-    doc = s.graphs.get(cid) or {}
+    doc = s.virtual_doc(cid) or {}
     return doc.get("title") or f"Workflow result {cid}"

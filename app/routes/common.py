@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .. import openapi
 from ..errors import NotFound
+from ..html import render_api_docs
 from ..legend import legend
-from ..negotiate import base_url, document, link, self_links
+from ..negotiate import base_url, choose_format, document, link, self_links
 from . import collections_meta, coverages, features
 
 COMMON = "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/"
@@ -35,6 +36,7 @@ async def landing(request: Request) -> Response:
             link(f"{base}/jobs", REL + "job-list", "application/json", "Jobs"),
             link(f"{base}/tileMatrixSets", REL + "tiling-schemes", "application/json", "Tile matrix sets"),
             link(f"{base}/stac/", "child", "application/json", "STAC API: search the scenes (pystac-client, QGIS)"),
+            link(f"{base}/results", "related", "application/json", "Recent workflow results"),
         ],
     }
     return document(request, doc, "geodeferred")
@@ -45,11 +47,9 @@ async def conformance(request: Request) -> Response:
 
 
 async def api(request: Request) -> Response:
-    doc = openapi.build(request.app, base_url(request))
-    if request.query_params.get("f") == "html" or (
-            "f" not in request.query_params and "text/html" in request.headers.get("accept", "")):
-        return document(request, doc, "API definition")
-    return JSONResponse(doc, media_type=OAS)
+    if choose_format(request, ["json", "html"], "json") == "html":  # Swagger UI, served from /static
+        return HTMLResponse(render_api_docs(f"{base_url(request)}/api?f=json"))
+    return JSONResponse(openapi.build(request.app, base_url(request)), media_type=OAS)
 
 
 def raster_collection(request: Request, cid: str) -> dict:
@@ -58,8 +58,10 @@ def raster_collection(request: Request, cid: str) -> dict:
     url = f"{base}/collections/{cid}"
     entry = s.catalog.rasters.get(cid)
     bbox = collections_meta.raster_bbox(request, cid)
+    # layerDataType (Ecere's spelling, the one GDAL's OAPIF driver and so QGIS read) keeps a raster
+    # collection out of the vector layers those clients list: it has no /items to read
     doc = {"id": cid, "title": collections_meta.raster_title(request, cid), "itemType": "coverage",
-           "dataType": "coverage",
+           "dataType": "coverage", "layerDataType": "Coverage",
            "extent": {"spatial": {"bbox": [list(bbox)], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
            "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84", "http://www.opengis.net/def/crs/EPSG/0/3857"]}
     if entry is not None:
@@ -69,8 +71,9 @@ def raster_collection(request: Request, cid: str) -> dict:
         if entry.temporal[0]:
             doc["extent"]["temporal"] = {"interval": [list(entry.temporal)]}
     else:
-        graph = s.graphs.get(cid) or {}
-        doc["description"] = "Deferred workflow result: computed only where and when a tile or coverage is requested."
+        graph = s.virtual_doc(cid) or {}
+        doc["description"] = graph.get("description") or \
+            "Deferred workflow result: computed only where and when a tile or coverage is requested."
         doc["workflow"] = graph.get("graph")
         classes = legend(s.resolve(cid)) if graph else None
         if classes is not None:
@@ -79,6 +82,7 @@ def raster_collection(request: Request, cid: str) -> dict:
         link(f"{url}/map/tiles", REL + "tilesets-map", "application/json", "Map tilesets"),
         link(f"{url}/map/tiles/WebMercatorQuad", REL + "tileset-map", "application/json", "Map tiles (WebMercatorQuad)"),
         link(f"{url}/map/tiles/WebMercatorQuad/tilejson.json", "describedby", "application/json", "TileJSON"),
+        link(f"{url}/styles", REL + "styles", "application/json", "Styles (hillshade, true colour, NDVI...)"),
     ]
     links += coverages.collection_links(url)
     if entry is None:
@@ -90,7 +94,7 @@ def raster_collection(request: Request, cid: str) -> dict:
 async def collections(request: Request) -> Response:
     s = request.app.state.services
     base = base_url(request)
-    cols = [raster_collection(request, c) for c in s.catalog.rasters]
+    cols = [raster_collection(request, c) for c in [*s.catalog.rasters, *s.deployed.ids()]]
     cols += [features.collection_doc(request, c) for c in s.catalog.features]
     doc = {"collections": cols, "links": self_links(f"{base}/collections", "Collections")}
     return document(request, doc, "Collections")
@@ -99,9 +103,9 @@ async def collections(request: Request) -> Response:
 async def collection(request: Request) -> Response:
     cid = request.path_params["cid"]
     s = request.app.state.services
-    if cid in s.catalog.features:
+    if s.feature_entry(cid) is not None:  # the catalog's, or an analysis job's results
         doc = features.collection_doc(request, cid)
-    elif cid in s.catalog.rasters or s.graphs.get(cid) is not None:
+    elif cid in s.catalog.rasters or s.virtual_doc(cid) is not None:
         doc = raster_collection(request, cid)
     else:
         raise NotFound(f"unknown collection '{cid}'")
@@ -109,7 +113,7 @@ async def collection(request: Request) -> Response:
 
 
 async def workflow(request: Request) -> Response:
-    doc = request.app.state.services.graphs.get(request.path_params["cid"])
+    doc = request.app.state.services.virtual_doc(request.path_params["cid"])
     if doc is None:
         raise NotFound(f"'{request.path_params['cid']}' is not a workflow result collection")
     return JSONResponse(doc["graph"])

@@ -11,8 +11,10 @@ from processes.jobs import JobRecord
 
 from ..errors import ApiError, Gone, NoSuchJob, ResultNotReady
 from ..negotiate import base_url, document, link, self_links
+from ..services import RESULTS_PREFIX
 
 CONFORMANCE: list[str] = []
+LISTED = ("accepted", "running", "successful", "failed")
 
 
 def job_links(base: str, rec: JobRecord) -> list[dict]:
@@ -22,6 +24,10 @@ def job_links(base: str, rec: JobRecord) -> list[dict]:
              link(f"{base}/processes/{rec.processID}", "up", "application/json", "Process")]
     if rec.status == "successful":
         links.append(link(f"{url}/results", "http://www.opengis.net/def/rel/ogc/1.0/results", "application/json", "Results"))
+        if (rec.results or {}).get("features"):  # an analysis: its results are also a features collection
+            coll = f"{base}/collections/{RESULTS_PREFIX}{rec.jobID}"
+            links.append(link(coll, "collection", "application/json", "Results as an OGC API - Features collection"))
+            links.append(link(f"{coll}/items", "items", "application/geo+json", "Result features"))
     return links
 
 
@@ -42,7 +48,7 @@ async def list_jobs(request: Request) -> Response:
     s = request.app.state.services
     base = base_url(request)
     limit, offset = _int(request, "limit", 100, 1, 1000), _int(request, "offset", 0, 0, 10**9)
-    status = request.query_params.getlist("status") or None
+    status = request.query_params.getlist("status") or list(LISTED)  # dismissed jobs are gone for clients
     pids = request.query_params.getlist("processID") or None
     recs = s.jobs.list(limit=limit + 1, offset=offset, status=status, process_id=pids)
     links = self_links(f"{base}/jobs", "Jobs")
@@ -53,7 +59,10 @@ async def list_jobs(request: Request) -> Response:
 
 
 def _record(request: Request) -> JobRecord:
+    """The job of the path; a dismissed job is gone for clients (OGC /req/dismiss: 404 afterwards)."""
     rec = request.app.state.services.jobs.get(request.path_params["job_id"])
+    if rec.status == "dismissed":
+        raise NoSuchJob(f"job {rec.jobID} was dismissed")
     return rec
 
 
@@ -66,8 +75,6 @@ async def status(request: Request) -> Response:
 
 
 def _ready(rec: JobRecord) -> dict:
-    if rec.status == "dismissed":
-        raise NoSuchJob(f"job {rec.jobID} was dismissed")
     if rec.expired:
         raise Gone(f"the results of job {rec.jobID} expired at {rec.expired} (retention policy)")
     if rec.status == "failed":
@@ -88,7 +95,7 @@ async def results(request: Request) -> Response:
             doc[name] = json.loads(s.jobs.result_path(rec.jobID, entry["file"]).read_bytes())
         else:
             doc[name] = {"href": f"{base}/jobs/{rec.jobID}/results/{name}", "type": entry["mediaType"]}
-    return JSONResponse(doc)
+    return document(request, doc, f"Results of job {rec.jobID}")
 
 
 async def result_file(request: Request) -> Response:
@@ -103,7 +110,7 @@ async def result_file(request: Request) -> Response:
 
 async def dismiss(request: Request) -> Response:
     s = request.app.state.services
-    rec = s.jobs.dismiss(request.path_params["job_id"])
+    rec = s.jobs.dismiss(_record(request).jobID)
     return JSONResponse(rec.status_info() | {"links": job_links(base_url(request), rec)})
 
 

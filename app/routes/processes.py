@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import tempfile
-from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -13,9 +11,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from processes.engine.region import check_budget
-from processes.execute import OUTPUTS, job_request, parse_execution, produce_bytes
-from processes.ogc import all_summaries, description
-from processes.analyses import ANALYSES
+from processes.analysis import ANALYSES
+from processes.execute import OUTPUTS, REGION_INPUTS, ExecuteRequest, job_request, parse_execution, produce_bytes
+from processes.ogc import all_summaries, deployed_description, description
 from processes.ops import REGISTRY
 
 from processes.jobs import ACTIVE
@@ -23,6 +21,8 @@ from processes.jobs import ACTIVE
 from .. import load
 from ..errors import ApiError, NoSuchProcess, Overloaded
 from ..negotiate import base_url, document, json_body, link, self_links
+from ..queries import openapi_schema
+from . import analyses
 from .jobs import job_links
 
 P1 = "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/"
@@ -40,13 +40,54 @@ def _op(pid: str):
 
 async def list_processes(request: Request) -> Response:
     base = base_url(request)
-    doc = {"processes": all_summaries(base), "links": self_links(f"{base}/processes", "Processes")}
+    store = request.app.state.services.deployed
+    deployed = [d for d in map(store.get, store.ids()) if d is not None]
+    doc = {"processes": all_summaries(base, deployed), "links": self_links(f"{base}/processes", "Processes")}
     return document(request, doc, "Processes")
 
 
+def example_request(request: Request, op) -> dict:
+    """An execution request that works on the demo catalog: for the HTML page's form."""
+    if analyses.is_analysis(op.id):
+        return analyses.example_request(request, op.id)
+    rasters = request.app.state.services.catalog.rasters
+    wanted = {str(f.examples[0]) for f in op.params.model_fields.values() if f.examples}
+    cid = next((c for c, e in rasters.items() if wanted and wanted <= set(e.collection.band_names)), None)
+    if cid is None:
+        cid = next((c for c, e in rasters.items() if "terrain" in op.keywords and len(e.collection.band_names) == 1),
+                   next(iter(rasters), None))
+    inputs: dict = {name: {"collection": cid} for name in op.inputs}
+    for name, f in op.params.model_fields.items():
+        if f.is_required() and f.examples:
+            inputs[name] = f.examples[0]
+    if cid is not None:
+        w, s, e, n = rasters[cid].bbox
+        cx, cy, dx, dy = (w + e) / 2, (s + n) / 2, (e - w) / 16, (n - s) / 16
+        inputs |= {"bbox": [round(cx - dx, 4), round(cy - dy, 4), round(cx + dx, 4), round(cy + dy, 4)], "width": 256}
+    return {"inputs": inputs}
+
+
 async def describe(request: Request) -> Response:
+    d = request.app.state.services.deployed.get(request.path_params["pid"])
+    if d is not None:
+        return document(request, deployed_description(d, base_url(request)), d.title)
     op = _op(request.path_params["pid"])
-    return document(request, description(op, base_url(request)), op.title)
+    base = base_url(request)
+    page = {"example": example_request(request, op), "execute_href": f"{base}/processes/{op.id}/execution"}
+    return document(request, description(op, base), op.title, page=page)
+
+
+def _expand_deployed(s, pid: str, body) -> tuple[str, object, str]:
+    """(root process, request, title): a deployed workflow's inputs fill its placeholders (region
+    inputs pass through); a built-in process's request is unchanged."""
+    d = s.deployed.get(pid)
+    if d is None:
+        return pid, body, _op(pid).title
+    if not isinstance(body, dict) or not isinstance(body.get("inputs", {}), dict):
+        raise ApiError("the execution request must be a JSON object with 'inputs'")
+    given = body.get("inputs", {})
+    root, inputs = d.expand({k: v for k, v in given.items() if k not in REGION_INPUTS})
+    return root, body | {"inputs": inputs | {k: v for k, v in given.items() if k in REGION_INPUTS}}, d.title
 
 
 def _wants_async(request: Request) -> bool:
@@ -56,22 +97,18 @@ def _wants_async(request: Request) -> bool:
 
 async def execute(request: Request) -> Response:
     s = request.app.state.services
-    pid = request.path_params["pid"]
-    _op(pid)
+    if analyses.is_analysis(request.path_params["pid"]):
+        return await analyses.execute(request, request.path_params["pid"], _wants_async(request))
     mode = request.query_params.get("response")
     if mode not in (None, "collection", "landingPage"):
         raise ApiError("response must be 'collection' or 'landingPage' (or absent)")
-    body = await json_body(request)
-    if pid in ANALYSES:
-        if mode is not None:
-            raise ApiError(f"'{pid}' returns a document, not a collection: leave out ?response=")
-        return await _execute_analysis(request, pid, body)
+    pid, body, title = _expand_deployed(s, request.path_params["pid"], await json_body(request))
     ex = await run_in_threadpool(parse_execution, pid, body, s.resolve)
     base = base_url(request)
     if mode is not None:  # Part 3: defer everything, answer with where the result can be read
         if ex.outputs != ("result",):
             raise ApiError("only the raster output 'result' can be returned as a collection")
-        gid = s.graphs.put(ex.node, {"title": f"{REGISTRY[pid].title} workflow", "process": pid})
+        gid = s.graphs.put(ex.node, {"title": f"{title} workflow", "process": pid})
         target = f"{base}/collections/{gid}" if mode == "collection" else f"{base}/results/{gid}"
         return RedirectResponse(target, status_code=303)
     if ex.region is None:
@@ -81,7 +118,7 @@ async def execute(request: Request) -> Response:
         if len(s.jobs.list(status=ACTIVE)) >= s.settings.max_active_jobs:
             raise Overloaded("too many jobs are waiting or running; retry later", {"Retry-After": "30"})
         job = job_request(ex.node, ex.region, ex.outputs, s.lookup) | {"chunk": s.settings.region_chunk}
-        rec = s.jobs.create(pid, job)
+        rec = s.jobs.create(request.path_params["pid"], job)
         s.runner.start(rec.jobID)
         url = f"{base}/jobs/{rec.jobID}"
         return JSONResponse(rec.status_info() | {"links": job_links(base, rec)}, 201,
@@ -142,6 +179,40 @@ async def results_landing(request: Request) -> Response:
         link(f"{base}/conformance", "conformance", "application/json"),
         link(f"{base}/api", "service-desc", "application/vnd.oai.openapi+json;version=3.0")]}
     return document(request, doc, doc["title"])
+
+
+# ---------------------------------------------------------------- OpenAPI: one execution request schema per process
+def _execute_schema(op) -> dict:
+    schema = openapi_schema(ExecuteRequest)
+    inputs = description(op, "")["inputs"]
+    schema["properties"]["inputs"] = {
+        "type": "object", "additionalProperties": False,
+        "description": schema["properties"]["inputs"].get("description", ""),
+        "required": [k for k, v in inputs.items() if v.get("minOccurs", 0) > 0],
+        "properties": {k: {**v["schema"], "description": f"{v.get('title', k)}. {v.get('description', '')}".strip()}
+                       for k, v in inputs.items()}}
+    schema["title"] = f"Execution request: {op.id}"
+    return schema
+
+
+def OPENAPI_SCHEMAS() -> dict:
+    return {f"execute-{pid}": _execute_schema(op) for pid, op in REGISTRY.items()}
+
+
+OPENAPI = {"/processes/{pid}/execution": {"post": {
+    "summary": "Execute a process (sync, async with Prefer: respond-async, or deferred with response=collection)",
+    "tags": ["Processes"],
+    "parameters": [{"name": "response", "in": "query", "required": False,
+                    "description": "Part 3: `collection` answers 303 to a deferred result collection, `landingPage` "
+                                   "to a landing page holding it.",
+                    "schema": {"type": "string", "enum": ["collection", "landingPage"]}},
+                   {"name": "Prefer", "in": "header", "required": False, "schema": {"type": "string", "example": "respond-async"}}],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "oneOf": [{"$ref": f"#/components/schemas/execute-{pid}"} for pid in REGISTRY]}}}},
+    "responses": {"200": {"description": "The output (raw) or a document of outputs"},
+                  "201": {"description": "A job was created (async); Location: its status"},
+                  "303": {"description": "The deferred result collection (response=collection)"}},
+}}}
 
 
 ROUTES = [

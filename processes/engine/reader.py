@@ -134,15 +134,14 @@ def _separable(a: str, b: str) -> bool:
     return a == b or (_lonlat_or_mercator(a) and _lonlat_or_mercator(b))
 
 
-def source_pixels(info: DatasetInfo, level: Level, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
-    """Continuous source pixel coordinates (u = column, v = row) of every output pixel centre.
-
-    Separable case: u has shape (1, W) and v (H, 1); otherwise both are (H, W).
+def source_pixels(crs: str, level: Level, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Continuous source pixel coordinates (u = column, v = row) of every output pixel centre, for
+    a level of a dataset in `crs`. Separable case: u has shape (1, W) and v (H, 1); else both (H, W).
     """
     a, _, c, _, e, f = level.transform
-    tr = _transformer(grid.crs, info.crs)
+    tr = _transformer(grid.crs, crs)
     xs, ys = grid.xs(), grid.ys()
-    if _separable(grid.crs, info.crs):
+    if _separable(grid.crs, crs):
         y_mid = np.full_like(xs, ys[len(ys) // 2])
         x_mid = np.full_like(ys, xs[len(xs) // 2])
         sx, _ = tr.transform(xs, y_mid)
@@ -182,12 +181,115 @@ def read(href: str, grid: Grid, bands: tuple[int, ...] | None = None,
     """Values (bands, H, W) float32 and validity (H, W) of `href` on `grid`."""
     info = dataset_info(href)
     level = choose_level(info, grid)
-    u, v = source_pixels(info, level, grid)
     indexes = list(bands) if bands else list(range(1, info.count + 1))
+    offset = _aligned(info, level, grid)
+    if offset is not None:  # the grid is the level's own pixels: one plain window read
+        return _read_aligned(href, info, level, indexes, grid, *offset)
+    plan = _plan(info.crs, level, grid, resampling)
+    if plan.win is None:
+        return np.zeros((len(indexes), grid.height, grid.width), np.float32), np.zeros((grid.height, grid.width), bool)
+    data, valid = _read_window(href, info, level, indexes, plan.win)
+    return plan.gather(data, valid)
+
+
+@dataclass(frozen=True, eq=False)
+class _Plan:
+    """Where each output pixel reads in a window of one level: the window, gather indices and
+    weights. It depends only on the level's grid and the output grid, so every scene of a time
+    series on the same grid (and every band) shares one plan. Gathers are flat `take`s."""
+
+    win: Window | None
+    inside: np.ndarray | None = None
+    separable: bool = False
+    index: tuple[np.ndarray, ...] = ()   # nearest: (rows, cols) or (flat,); bilinear: 4 corners
+    weights: tuple[np.ndarray, ...] = ()  # bilinear: (1 - wu, wu, 1 - wv, wv)
+
+    def gather(self, data: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not self.weights:
+            if self.separable:
+                jv, ju = self.index
+                return np.ascontiguousarray(data[:, jv][:, :, ju]), valid[jv][:, ju] & self.inside
+            (flat,) = self.index
+            vals = np.take(data.reshape(data.shape[0], -1), flat, axis=1)
+            return vals, np.take(valid.ravel(), flat) & self.inside
+        cu, wu, cv, wv = self.weights
+        vf = valid.astype(np.float32)
+        if self.separable:
+            ia, ib, ja, jb = self.index
+            rows = data[:, ja] * cv[None, :, None] + data[:, jb] * wv[None, :, None]
+            vals = rows[:, :, ia] * cu + rows[:, :, ib] * wu
+            mrows = vf[ja] * cv[:, None] + vf[jb] * wv[:, None]
+            m = mrows[:, ia] * cu + mrows[:, ib] * wu
+        else:
+            faa, fab, fba, fbb = self.index
+            d = data.reshape(data.shape[0], -1)
+            vals = ((np.take(d, faa, axis=1) * cu + np.take(d, fab, axis=1) * wu) * cv
+                    + (np.take(d, fba, axis=1) * cu + np.take(d, fbb, axis=1) * wu) * wv)
+            v = vf.ravel()
+            m = ((np.take(v, faa) * cu + np.take(v, fab) * wu) * cv
+                 + (np.take(v, fba) * cu + np.take(v, fbb) * wu) * wv)
+        return vals.astype(np.float32, copy=False), (m > 0.999) & self.inside
+
+
+@lru_cache(maxsize=32)
+def _plan(crs: str, level: Level, grid: Grid, resampling: Resampling) -> _Plan:
+    u, v = source_pixels(crs, level, grid)
+    separable = u.shape[0] == 1 and v.shape[1] == 1
     if resampling == "nearest":
         iu, iv = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
-        return _gather_nearest(href, info, level, indexes, iu, iv)
-    return _gather_bilinear(href, info, level, indexes, u, v)
+        win = _window(level, int(iu.min()), int(iu.max()), int(iv.min()), int(iv.max()))
+        if win is None:
+            return _Plan(None)
+        inside = (iu >= 0) & (iu < level.width) & (iv >= 0) & (iv < level.height)
+        ju = np.clip(iu - win.col_off, 0, win.width - 1)
+        jv = np.clip(iv - win.row_off, 0, win.height - 1)
+        if separable:
+            return _Plan(win, inside, True, (jv[:, 0], ju[0]))
+        return _Plan(win, inside, False, ((jv * win.width + ju).astype(np.intp),))
+    tu, tv = u - 0.5, v - 0.5
+    i0, j0 = np.floor(tu).astype(np.int64), np.floor(tv).astype(np.int64)
+    wu, wv = (tu - i0).astype(np.float32), (tv - j0).astype(np.float32)
+    win = _window(level, int(i0.min()), int(i0.max()) + 1, int(j0.min()), int(j0.max()) + 1)
+    if win is None:
+        return _Plan(None)
+    inside = (u >= 0) & (u < level.width) & (v >= 0) & (v < level.height)
+    ia = np.clip(i0 - win.col_off, 0, win.width - 1)
+    ib = np.clip(i0 + 1 - win.col_off, 0, win.width - 1)
+    ja = np.clip(j0 - win.row_off, 0, win.height - 1)
+    jb = np.clip(j0 + 1 - win.row_off, 0, win.height - 1)
+    if separable:
+        return _Plan(win, inside, True, (ia[0], ib[0], ja[:, 0], jb[:, 0]),
+                     (1 - wu[0], wu[0], 1 - wv[:, 0], wv[:, 0]))
+    w = win.width
+    corners = tuple((r * w + c).astype(np.intp) for r, c in ((ja, ia), (ja, ib), (jb, ia), (jb, ib)))
+    return _Plan(win, inside, False, corners, (1 - wu, wu, 1 - wv, wv))
+
+
+def _aligned(info: DatasetInfo, level: Level, grid: Grid) -> tuple[int, int] | None:
+    """(column, row) of the grid's first pixel in the level when the grid is a window of the
+    level's own pixel grid (same CRS, cell size and pixel corners), else None."""
+    a, b, c, d, e, f = level.transform
+    t = grid.transform
+    if grid.crs != info.crs or b or d or t.b or t.d or not (math.isclose(t.a, a, rel_tol=1e-9)
+                                                            and math.isclose(t.e, e, rel_tol=1e-9)):
+        return None
+    col, row = (t.c - c) / a, (t.f - f) / e
+    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+        return None
+    return round(col), round(row)
+
+
+def _read_aligned(href: str, info: DatasetInfo, level: Level, indexes: list[int], grid: Grid,
+                  col: int, row: int) -> tuple[np.ndarray, np.ndarray]:
+    data = np.zeros((len(indexes), grid.height, grid.width), np.float32)
+    valid = np.zeros((grid.height, grid.width), bool)
+    win = _window(level, col, col + grid.width - 1, row, row + grid.height - 1)
+    if win is not None:
+        d, ok = _read_window(href, info, level, indexes, win)
+        r0, c0 = int(win.row_off) - row, int(win.col_off) - col
+        data[:, r0:r0 + d.shape[1], c0:c0 + d.shape[2]] = d
+        valid[r0:r0 + d.shape[1], c0:c0 + d.shape[2]] = ok
+    return data, valid
 
 
 def _window(level: Level, ilo: int, ihi: int, jlo: int, jhi: int) -> Window | None:
@@ -210,52 +312,3 @@ def _read_window(href: str, info: DatasetInfo, level: Level, indexes: list[int],
     else:
         valid = np.ones(data.shape[1:], bool)
     return data, valid
-
-
-def _gather_nearest(href, info, level, indexes, iu, iv):
-    out_shape = (np.broadcast_shapes(iu.shape, iv.shape))
-    win = _window(level, int(iu.min()), int(iu.max()), int(iv.min()), int(iv.max()))
-    if win is None:
-        return np.zeros((len(indexes), *out_shape), np.float32), np.zeros(out_shape, bool)
-    data, valid = _read_window(href, info, level, indexes, win)
-    inside = (iu >= 0) & (iu < level.width) & (iv >= 0) & (iv < level.height)
-    ju = np.clip(iu - win.col_off, 0, win.width - 1)
-    jv = np.clip(iv - win.row_off, 0, win.height - 1)
-    if iu.shape[0] == 1 and iv.shape[1] == 1:  # separable: two 1-D gathers
-        ju, jv = ju[0], jv[:, 0]
-        vals = data[:, jv][:, :, ju]
-        ok = valid[jv][:, ju] & inside
-    else:
-        vals = data[:, jv, ju]
-        ok = valid[jv, ju] & inside
-    return np.ascontiguousarray(vals), ok
-
-
-def _gather_bilinear(href, info, level, indexes, u, v):
-    tu, tv = u - 0.5, v - 0.5
-    i0, j0 = np.floor(tu).astype(np.int64), np.floor(tv).astype(np.int64)
-    wu, wv = (tu - i0).astype(np.float32), (tv - j0).astype(np.float32)
-    out_shape = np.broadcast_shapes(u.shape, v.shape)
-    win = _window(level, int(i0.min()), int(i0.max()) + 1, int(j0.min()), int(j0.max()) + 1)
-    if win is None:
-        return np.zeros((len(indexes), *out_shape), np.float32), np.zeros(out_shape, bool)
-    data, valid = _read_window(href, info, level, indexes, win)
-    inside = (u >= 0) & (u < level.width) & (v >= 0) & (v < level.height)
-    ia = np.clip(i0 - win.col_off, 0, win.width - 1)
-    ib = np.clip(i0 + 1 - win.col_off, 0, win.width - 1)
-    ja = np.clip(j0 - win.row_off, 0, win.height - 1)
-    jb = np.clip(j0 + 1 - win.row_off, 0, win.height - 1)
-    vf = valid.astype(np.float32)
-    if u.shape[0] == 1 and v.shape[1] == 1:
-        ia, ib, wu = ia[0], ib[0], wu[0]
-        ja, jb, wv = ja[:, 0], jb[:, 0], wv[:, 0]
-        rows = data[:, ja] * (1 - wv)[None, :, None] + data[:, jb] * wv[None, :, None]
-        vals = rows[:, :, ia] * (1 - wu) + rows[:, :, ib] * wu
-        mrows = vf[ja] * (1 - wv)[:, None] + vf[jb] * wv[:, None]
-        m = mrows[:, ia] * (1 - wu) + mrows[:, ib] * wu
-    else:
-        vals = ((data[:, ja, ia] * (1 - wu) + data[:, ja, ib] * wu) * (1 - wv)
-                + (data[:, jb, ia] * (1 - wu) + data[:, jb, ib] * wu) * wv)
-        m = ((vf[ja, ia] * (1 - wu) + vf[ja, ib] * wu) * (1 - wv)
-             + (vf[jb, ia] * (1 - wu) + vf[jb, ib] * wu) * wv)
-    return vals.astype(np.float32, copy=False), (m > 0.999) & inside

@@ -38,7 +38,7 @@ def _scaling(a: Mapping[str, Any], n: int) -> tuple[tuple[float, ...] | None, tu
 def item_from_stac(doc: Mapping[str, Any], base: str, allowed: Allowed | None = None) -> Item:
     """An engine Item from a STAC Item dict; relative hrefs resolve against `base` (a file or URL)."""
     assets = []
-    for key, a in sorted(doc.get("assets", {}).items()):
+    for key, a in doc.get("assets", {}).items():  # in the item's order (spectral in real collections)
         if not _is_data(key, a):
             continue
         href = resolve_href(a["href"], base, allowed)

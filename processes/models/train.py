@@ -20,7 +20,7 @@ from typing import Any, Callable, Literal, Mapping
 import numpy as np
 import shapely
 import sklearn
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..engine.errors import GraphError
 from ..engine.graph import canonical, collections_of, output_bands, parse_node
@@ -28,7 +28,9 @@ from ..engine.grid import Grid
 from ..engine.reader import dataset_info
 from ..engine.region import check_budget, evaluate_region
 from ..engine.sources import Source, source_from_dict
+from ..engine.vectors import InlineFeatures
 from ..ops._models import ModelClass
+from ..zonal.request import FeaturesResolver, select_features as zonal_select
 from . import samples as S
 from .convert import to_onnx_bytes
 from .metrics import accuracy_report
@@ -38,7 +40,6 @@ from .store import ModelStore
 Method = Literal["random_forest", "gradient_boosting", "knn", "kmeans"]
 ARCHITECTURE = {"random_forest": "RandomForestClassifier", "gradient_boosting": "HistGradientBoostingClassifier",
                 "knn": "StandardScaler+KNeighborsClassifier", "kmeans": "KMeans"}
-FeaturesResolver = Callable[[str], list[dict[str, Any]]]
 
 
 class TrainParams(BaseModel):
@@ -48,8 +49,8 @@ class TrainParams(BaseModel):
     method: Method = Field("random_forest", description="Classifier, or 'kmeans' for an unsupervised clusterer")
     data: dict[str, Any] = Field(..., description="The feature stack: a collection or a (nested) process, "
                                  "e.g. a stack of NDVI composites of several dates")
-    features: dict[str, Any] | None = Field(None, description="Labelled polygons: {\"collection\": id, \"bbox\": [...]} "
-                                            "or inline GeoJSON (classifiers)")
+    features: dict[str, Any] | None = Field(None, description="Labelled polygons: {\"collection\": id, \"bbox\": [...], "
+                                            "\"filter\": CQL2, \"datetime\": ...} or inline GeoJSON (classifiers)")
     label: str = Field("crop_type", min_length=1, description="Feature property holding each polygon's class")
     bbox: tuple[float, float, float, float] | None = Field(None, description="Region (CRS84): kmeans samples it; "
                                                            "classifiers keep the features inside it")
@@ -72,28 +73,19 @@ def _slug(text: str) -> str:
 
 
 def select_features(value: Mapping[str, Any], features: FeaturesResolver, bbox) -> list[dict[str, Any]]:
-    """A features collection reference (optionally cut by bbox) or inline GeoJSON.
-    (The zonal engine's `select_features`, with CQL2 filters, replaces this when it lands.)"""
+    """The labelled polygons: zonal's selection (a features collection with its own bbox, datetime
+    and CQL2 filter, or inline GeoJSON), cut by the training bbox where the selection gives none."""
+    where = "train-model.inputs.features"
+    if isinstance(value, Mapping) and "value" in value and len(value) == 1:
+        value = value["value"]
+    if bbox is None or not isinstance(value, Mapping) or value.get("bbox") is not None:
+        return zonal_select(value, features, where)
     if "collection" in value or "href" in value:
-        unknown = sorted(set(value) - {"collection", "href", "bbox"})
-        if unknown:
-            raise GraphError(f"unknown key(s) {unknown}", "train-model.inputs.features")
-        cid = str(value.get("collection") or value.get("href")).rstrip("/").rsplit("/", 1)[-1]
-        try:
-            feats = features(cid)
-        except KeyError:
-            raise GraphError(f"unknown features collection '{cid}'", "train-model.inputs.features") from None
-        bbox = value.get("bbox") or bbox
-    elif value.get("type") == "FeatureCollection":
-        feats = list(value.get("features") or [])
-    elif value.get("type") == "Feature":
-        feats = [value]
-    else:
-        raise GraphError("expected {\"collection\": id} or a GeoJSON FeatureCollection", "train-model.inputs.features")
-    if bbox:
-        box = shapely.box(*bbox)
-        feats = [f for f in feats if f.get("geometry") and shapely.from_geojson(json.dumps(f["geometry"])).intersects(box)]
-    return feats
+        return zonal_select(dict(value) | {"bbox": list(bbox)}, features, where)
+    try:
+        return InlineFeatures.from_geojson(value).select(list(bbox))
+    except ValueError as e:
+        raise GraphError(str(e), where) from None
 
 
 def _grid(node, lookup: Callable[[str], Source], bounds84, resolution: float | None) -> Grid:
@@ -114,22 +106,9 @@ def _grid(node, lookup: Callable[[str], Source], bounds84, resolution: float | N
     return Grid.from_bounds(info.crs, (w, s, e, n), width, height)
 
 
-def _params(inputs: Any) -> TrainParams:
-    if not isinstance(inputs, Mapping):
-        raise GraphError("'inputs' must be an object", "train-model")
-    try:
-        return TrainParams(**{k: (v["value"] if isinstance(v, Mapping) and set(v) == {"value"} else v)
-                              for k, v in inputs.items()})
-    except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"])
-        raise GraphError(err["msg"], f"train-model.inputs.{loc}") from None
-
-
-def prepare(inputs: Any, ctx) -> dict[str, Any]:
-    """A self-contained job request (`ctx`: analyses.Context), or a 400-class error naming the problem."""
+def prepare(p: TrainParams, ctx) -> dict[str, Any]:
+    """A self-contained job request (`ctx`: analysis.Context), or a 400-class error naming the problem."""
     resolve, lookup, features = ctx.resolve, ctx.lookup, ctx.features
-    p = _params(inputs)
     node = parse_node(p.data, resolve, "train-model.inputs.data")
     bands = output_bands(node, resolve)
     request: dict[str, Any] = {"params": p.model_dump(mode="json"), "graph": canonical(node), "bands": list(bands),

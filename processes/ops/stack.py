@@ -2,9 +2,10 @@
 one feature stack for a classifier.
 
 A classifier reads a pixel's features as one vector, so the inputs (two to eight rasters, `a`..`h`)
-become one raster whose bands follow the inputs' order. Band names stay as they are where they
-are unique and get the input's letter otherwise (`ndvi_a`, `ndvi_b`), or are given by `names`.
-A pixel is valid where every input is.
+become one raster whose bands follow the inputs' order (and so combining two rasters in band
+math needs only `a` and `b`). Band names stay as the inputs give them; a name that repeats gets a
+"_2", "_3"... suffix, so every band stays addressable by name (and always by position b1, b2...),
+or all are given by `names`. A pixel is valid where every input is.
 """
 from __future__ import annotations
 
@@ -22,13 +23,15 @@ class StackParams(Params):
 
 
 def _names(bands_in, p: StackParams) -> tuple[str, ...]:
-    pairs = [(k, b) for k in LETTERS if k in bands_in for b in bands_in[k]]
     if p.names is not None:
         return p.names
-    count: dict[str, int] = {}
-    for _, b in pairs:
-        count[b] = count.get(b, 0) + 1
-    return tuple(b if count[b] == 1 else f"{b}_{k}" for k, b in pairs)
+    out: list[str] = []
+    for name in (b for k in LETTERS if k in bands_in for b in bands_in[k]):
+        new, k = name, 2
+        while new in out:
+            new, k = f"{name}_{k}", k + 1
+        out.append(new)
+    return tuple(out)
 
 
 def _check(bands_in, p: StackParams) -> None:

@@ -1,7 +1,9 @@
 """A catalog entry may point at a COG over HTTP (range requests), but only under an allowed prefix."""
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -24,7 +26,7 @@ collections:
 def served_dem(client, settings, tmp_path):  # client: the demo data is built
     root = tmp_path / "www"
     root.mkdir()
-    shutil.copy(next(settings.data_dir.glob("dem_*.tif")), root / "dem.tif")
+    shutil.copy(next(settings.data_dir.glob("dem_[0-9]*.tif")), root / "dem.tif")
     with RangeServer(root) as server:
         yield server
 
@@ -67,10 +69,22 @@ collections:
 """
 
 
+def copy_scenes(settings, dst: Path) -> None:
+    """The demo STAC folder: JSON documents copied, COGs and thumbnails hard-linked (read only, ~0.4 GB)."""
+    import demodata
+
+    src = demodata.expected_paths(settings.data_dir, settings.demo_size, settings.dem_width)["s2_items"]
+
+    def link_or_copy(a: str, b: str) -> None:
+        (shutil.copy2 if a.endswith(".json") else os.link)(a, b)
+
+    shutil.copytree(src, dst, copy_function=link_or_copy)
+
+
 def test_remote_static_stac_catalog(client, settings, tmp_path, capsys):
     """Items and COGs of a static catalog over HTTP range requests; requests per tile counted."""
     root = tmp_path / "www"
-    shutil.copytree(settings.data_dir / "sentinel2", root / "sentinel2")
+    copy_scenes(settings, root / "sentinel2")
     local = client.app.state.services.catalog.rasters["sentinel2"].collection
     with RangeServer(root) as server:
         cat = tmp_path / "catalog.yaml"
@@ -84,14 +98,15 @@ def test_remote_static_stac_catalog(client, settings, tmp_path, capsys):
             import morecantile
 
             t = morecantile.tms.get("WebMercatorQuad").tile((w + e) / 2, (so + n) / 2, 13)
+            day = next(i.datetime[:10] for i in local.items if i.datetime.startswith("2023-07"))  # one scene
             counts = []
             for dx in (0, 1, 0):  # cold, a neighbour (warm handles), the first again (warm blocks)
                 RangeHandler.requests_seen = []
-                r = c.get(f"/collections/remote_s2/map/tiles/WebMercatorQuad/13/{t.y}/{t.x + dx}?datetime=2023-07")
+                r = c.get(f"/collections/remote_s2/map/tiles/WebMercatorQuad/13/{t.y}/{t.x + dx}?datetime={day}")
                 assert r.status_code == 200, r.text
                 counts.append(len(RangeHandler.requests_seen))
             assert "full" not in RangeHandler.requests_seen
-            here = client.get(f"/collections/sentinel2/map/tiles/WebMercatorQuad/13/{t.y}/{t.x}?datetime=2023-07")
+            here = client.get(f"/collections/sentinel2/map/tiles/WebMercatorQuad/13/{t.y}/{t.x}?datetime={day}")
             assert here.content == r.content
     with capsys.disabled():
         print(f"\n[remote] one-scene true-colour tile over HTTP: {counts[0]} range requests cold, "
@@ -103,7 +118,7 @@ def test_remote_catalog_asset_outside_prefixes_is_refused(client, settings, tmp_
     import json
 
     root = tmp_path / "www"
-    shutil.copytree(settings.data_dir / "sentinel2", root / "sentinel2")
+    copy_scenes(settings, root / "sentinel2")
     item = sorted((root / "sentinel2").glob("S2_*.json"))[0]
     doc = json.loads(item.read_text())
     first = next(iter(doc["assets"].values()))

@@ -14,9 +14,10 @@ COLLECTION = "sentinel2"
 START = datetime(2023, 5, 1, tzinfo=timezone.utc)  # what pystac-client sends for datetime="2023-05/2023-09"
 END = datetime(2023, 9, 30, 23, 59, 59, tzinfo=timezone.utc)
 MAX_CLOUD = 20
-# The centre box meets every scene; a footprint that stops short of the east edge (S2_2023-05-17
-# in today's demo data) is not found there; nothing is found far away.
-BBOXES = {"centre": (4.33, 43.40, 4.38, 43.45), "east-edge": (4.47, 43.40, 4.489, 43.45), "far": (10, 10, 11, 11)}
+# The centre box meets every scene; a footprint that stops short of the east edge (partial swaths,
+# e.g. S2_2023-07-21 in today's demo data, 10 km AOI at 4.23-4.36 E) is not found in the
+# east-edge box (the last ~600 m of the AOI); nothing is found far away.
+BBOXES = {"centre": (4.272, 43.373, 4.321, 43.408), "east-edge": (4.353, 43.372, 4.360, 43.407), "far": (10, 10, 11, 11)}
 
 
 def item_docs(folder: Path) -> dict[str, dict]:

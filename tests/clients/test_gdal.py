@@ -252,7 +252,7 @@ def test_cli_web_mercator_with_explicit_bounds(live_server, cli, tmp_path):
 
 
 def test_cli_small_collection_opens(live_server, cli, collections):
-    """sentinel2 covers 20 km: its tilesets list only the levels on which that is at least a pixel,
+    """sentinel2 covers 10 km: its tilesets list only the levels on which that is at least a pixel,
     so GDAL 3.6 opens it (level 0 used to make it fail: 'Computed -srcwin ... negative width').
 
     Only the X axis is checked: GDAL 3.6 sizes each level from the full matrix height while cropping

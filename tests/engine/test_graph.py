@@ -39,12 +39,13 @@ def test_hash_is_stable_and_ignores_spelling(resolve):
     ({"data": 5}, GraphError, "hillshade.inputs.data"),
     ({"data": {"collection": "dem", "bands": ["B04"]}}, GraphError, "hillshade.inputs.data"),
     ({"data": {"collection": "https://evil.example/collections/x/../y"}}, UnknownCollection, "hillshade.inputs.data"),
-    ({"data": {"collection": "https://evil.example/data.tif"}}, GraphError, ""),
+    ({"data": {"collection": "https://evil.example/data.tif"}}, GraphError, "hillshade.inputs.data"),
 ])
 def test_bad_graphs_name_the_node(resolve, inputs, exc, node):
+    assert node, "every case names the node its error must point at"
     with pytest.raises(exc) as e:
         parse_process("hillshade", inputs, resolve)
-    assert e.value.node.startswith(node)
+    assert e.value.node == node or e.value.node.startswith(node + "."), e.value.node
 
 
 def test_depth_limit(resolve):

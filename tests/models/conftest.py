@@ -16,7 +16,7 @@ def ndvi(datetime: str) -> dict:
 
 STACK = {"process": "stack", "inputs": {"a": ndvi("2022-03-01/2022-04-30"), "b": ndvi("2022-05-01/2022-06-30"),
                                         "c": ndvi("2022-07-01/2022-09-30")}}
-STACK_BANDS = ["ndvi_a", "ndvi_b", "ndvi_c"]
+STACK_BANDS = ["ndvi", "ndvi_2", "ndvi_3"]
 
 
 def train(client, **inputs) -> tuple[dict, dict]:

@@ -62,7 +62,7 @@ def test_unknown_model_and_wrong_stack_are_400s(client, crop_model, clear_block)
     two = {"process": "stack", "inputs": {"a": STACK["inputs"]["a"], "b": STACK["inputs"]["b"]}}
     r = client.post("/processes/classify/execution", json={"inputs": {"data": two, "model": crop_model["id"], **REGION}})
     assert r.status_code == 400
-    assert "['ndvi_a', 'ndvi_b']" in r.json()["detail"] and str(STACK_BANDS) in r.json()["detail"]
+    assert "['ndvi', 'ndvi_2']" in r.json()["detail"] and str(STACK_BANDS) in r.json()["detail"]
     r = client.post("/processes/cluster/execution", json={"inputs": {"data": STACK, "model": crop_model["id"], **REGION}})
     assert r.status_code == 400 and "not a clusterer" in r.json()["detail"]
     assert client.get("/models/no-such-model").status_code == 404

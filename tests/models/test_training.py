@@ -19,7 +19,7 @@ MIN_OVERALL_ACCURACY = 0.85
 
 
 def parcels(client) -> list[dict]:
-    return client.app.state.services.features("parcels")
+    return client.app.state.services.features_source("parcels").select()
 
 
 def test_crop_classifier_accuracy_on_held_out_parcels(client, crop_model):
@@ -128,10 +128,10 @@ def test_kmeans_fitted_once_gives_the_same_clusters_everywhere(client, clear_blo
     from .conftest import region
 
     bbox84 = list(transform_bounds("EPSG:32631", "OGC:CRS84", *clear_block))
-    st, result = train(client, method="kmeans", features=None, bbox=bbox84, clusters=4, max_samples=2000)
+    st, result = train(client, method="kmeans", features=None, bbox=bbox84, clusters=4, max_samples=1000)
     assert st["status"] == "successful", st
     model = result["model"]
-    assert sum(model["report"]["cluster_sizes"]) == model["report"]["samples"] == 2000
+    assert sum(model["report"]["cluster_sizes"]) == model["report"]["samples"] == 1000
     item = client.get(f"/models/{model['id']}").json()
     assert item["properties"]["geodeferred:kind"] == "clusterer"
     r = client.post("/processes/cluster/execution", json={"inputs": {"data": STACK, "model": model["id"],

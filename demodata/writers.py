@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import rasterio
 from rasterio.io import MemoryFile
+from rasterio.shutil import copy as rio_copy
 from rasterio.transform import Affine, from_bounds
 from rasterio.windows import Window
 from rio_cogeo.cogeo import cog_translate
@@ -50,6 +51,10 @@ def scratch_path(near: Path, suffix: str) -> Iterator[Path]:
         yield tmp
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -88,31 +93,33 @@ def write_cog_array(
     resampling: str,
     descriptions: Iterable[str] | None = None,
     tags: dict[str, str] | None = None,
+    compress: str = "DEFLATE",
     zlevel: int = 6,
 ) -> None:
-    """Write a (bands, rows, cols) array as a COG with internal overviews.
+    """Write a (bands, rows, cols) or (rows, cols) array as a COG with internal overviews.
 
-    ``resampling`` matters: "average" for reflectance, "nearest" for class codes
-    (averaged SCL codes would invent classes that do not exist).
+    GDAL's COG driver from an in-memory GeoTIFF (~2x faster than rio-cogeo's translate).
+    ``resampling`` matters: "average" for reflectance, "nearest" for class codes (averaged SCL
+    codes would invent classes that do not exist). ZSTD level 1 compresses ~20% faster than
+    DEFLATE level 1 for slightly smaller files (every GDAL since 2.3 reads it).
     """
     data = data if data.ndim == 3 else data[None]
     count, height, width = data.shape
-    src_profile = dict(
-        driver="GTiff", width=width, height=height, count=count, dtype=data.dtype.name,
-        crs=crs, transform=transform, nodata=nodata,
-    )
-    with MemoryFile() as mem:
+    src_profile = dict(driver="GTiff", width=width, height=height, count=count, dtype=data.dtype.name,
+                       crs=crs, transform=transform, nodata=nodata)
+    cog = dict(driver="COG", compress=compress, level=zlevel, blocksize=TILE, num_threads=1,
+               predictor=3 if data.dtype.kind == "f" else 2,
+               overview_resampling=resampling.upper(), overview_count=overview_levels(width, height))
+    if count > 1:
+        cog["interleave"] = "band"
+    with rasterio.Env(GDAL_NUM_THREADS="1"), MemoryFile() as mem, atomic_output(path) as tmp:
         with mem.open(**src_profile) as src:
             src.write(data)
             for i, name in enumerate(descriptions or [], start=1):
                 src.set_band_description(i, name)
-            if tags:
-                src.update_tags(**tags)
-        with mem.open() as src, atomic_output(path) as tmp:  # cog_translate wants a read-only source
-            cog_translate(
-                src, tmp, cog_profile(data.dtype.name, zlevel), overview_level=overview_levels(width, height),
-                overview_resampling=resampling, in_memory=True, quiet=True, config=GDAL_CONFIG,
-            )
+            src.update_tags(OVERVIEW_RESAMPLING=resampling.upper(), **(tags or {}))
+        with mem.open() as src:
+            rio_copy(src, tmp, **cog)
 
 
 def _ordered_parallel(fn: Callable[..., np.ndarray], jobs: list[tuple], workers: int) -> Iterator[np.ndarray]:
@@ -135,35 +142,35 @@ def dem_block_rows(width: int, target_pixels: int = 6_000_000) -> int:
     return rows
 
 
-def write_global_dem(
+def write_dem(
     path: Path,
     width: int,
-    block_fn: Callable[[int, int, int], np.ndarray],
+    height: int,
+    bounds: tuple[float, float, float, float],
+    block_fn: Callable[[int, int], np.ndarray],
     *,
     nodata: int,
     workers: int = 2,
 ) -> None:
-    """Generate a global EPSG:4326 grid block by block and turn it into a COG.
+    """Generate an EPSG:4326 int16 grid block by block and turn it into a COG.
 
-    Peak memory stays at a few blocks (``workers + 1``) plus GDAL's block
-    cache (left at its default: GDAL_CACHEMAX is process-global): the rows are
-    streamed into an uncompressed tiled GeoTIFF scratch file, then rio-cogeo
-    builds the compressed COG with averaged internal overviews from disk.
-    ``block_fn(row0, nrows, width)`` must be a pure function (it runs in threads).
+    Peak memory stays at a few blocks (``workers + 1``) plus GDAL's block cache: the rows are
+    streamed into an uncompressed tiled GeoTIFF scratch file, then rio-cogeo builds the
+    compressed COG with averaged internal overviews from disk. ``block_fn(row0, nrows)`` must be
+    a pure function (it runs in threads).
     """
-    height = width // 2
     rows = dem_block_rows(width)
     profile = dict(
         driver="GTiff", width=width, height=height, count=1, dtype="int16", nodata=nodata,
-        crs="EPSG:4326", transform=from_bounds(-180.0, -90.0, 180.0, 90.0, width, height),
+        crs="EPSG:4326", transform=from_bounds(*bounds, width, height),
         tiled=True, blockxsize=TILE, blockysize=TILE, BIGTIFF="IF_SAFER",
     )
-    jobs = [(row0, min(rows, height - row0), width) for row0 in range(0, height, rows)]
+    jobs = [(row0, min(rows, height - row0)) for row0 in range(0, height, rows)]
     with atomic_output(path) as tmp, scratch_path(path, ".tif") as raw:
         with rasterio.Env(**GDAL_CONFIG), rasterio.open(raw, "w", **profile) as dst:
             dst.set_band_description(1, "elevation")
             dst.update_tags(1, units="m")
-            for (row0, n, _), block in zip(jobs, _ordered_parallel(block_fn, jobs, workers)):
+            for (row0, n), block in zip(jobs, _ordered_parallel(block_fn, jobs, workers)):
                 dst.write(block, 1, window=Window(0, row0, width, n))
         profile_out = cog_profile("int16")
         profile_out["BIGTIFF"] = "IF_SAFER"

@@ -1,0 +1,268 @@
+"""Zonal statistics over features and time: plan chunks of the raster grid, run them in the
+engine's executor, merge the pieces of features that straddle chunks, yield finished features.
+
+Per chunk the coverage weights of its features are computed once (a sparse features x cells
+matrix) and reused for every date and statistic; each date's raster window is evaluated once for
+all the features inside (`evaluate` with the graph's collections set to that date, so same-day
+scenes mosaic and any deferred workflow, e.g. an NDVI or NBR, works), then one sparse product
+gives count, sum and sum of squares of every feature. A feature is emitted as soon as every
+chunk it touches is done, so results stream while the rest computes.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import math
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+import shapely
+from affine import Affine
+from pyproj import Geod, Transformer
+
+from ..engine.errors import EngineError
+from ..engine.evaluate import evaluate
+from ..engine.executor import Executor
+from ..engine.graph import CollectionNode, Node, ProcessNode, collections_of
+from ..engine.grid import Grid, crs_of
+from ..engine.reader import dataset_info
+from ..engine.sources import Source
+from .coverage import Rule, to_pixels, weights
+from .stats import Partial, date_partial, finalize
+
+GEOD = Geod(ellps="WGS84")
+
+
+class ZonalError(EngineError):
+    """Inputs a zonal computation cannot work with (no scene, no feature on the raster...): a 400."""
+
+
+@dataclass(frozen=True)
+class CloudMask:
+    band: str
+    classes: tuple[float, ...]
+    collection: str
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What to compute: the value graph, the dates, the mask, the statistics and coverage rule."""
+
+    value: Node
+    dates: tuple[str | None, ...]
+    mask: CloudMask | None
+    statistics: tuple[str, ...]
+    quantiles: tuple[tuple[str, float], ...]
+    rule: Rule
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    grid: Grid  # the window read: part of the chunk
+    chunk: Grid  # the chunk, on the fixed chunk grid: coverage is computed in its pixel coordinates
+    features: tuple[int, ...]  # indices into the plan's features
+    geoms: tuple[bytes, ...]  # WKB in the grid's CRS
+    spec: Spec
+    collections: Mapping[str, Source]
+
+
+@dataclass(frozen=True)
+class Plan:
+    features: tuple[dict[str, Any], ...]  # GeoJSON features (CRS84), as selected
+    area_ha: tuple[float, ...]
+    full: np.ndarray  # each feature's area in raster cells (valid_fraction's denominator)
+    tasks: tuple[ChunkTask, ...]
+    spec: Spec
+
+
+def at_date(node: Node, date: str | None) -> Node:
+    """The graph with every collection reference restricted to one date."""
+    if date is None:
+        return node
+    if isinstance(node, CollectionNode):
+        return replace(node, datetime=date)
+    return replace(node, inputs=tuple((n, at_date(c, date)) for n, c in node.inputs))
+
+
+def scene_dates(node: Node, lookup: Callable[[str], Source], datetime: str | None) -> tuple[str | None, ...]:
+    """The days with a scene of any series collection the graph reads, oldest first."""
+    days: set[str] = set()
+    series = False
+    for cid in sorted(collections_of(node)):
+        coll = lookup(cid)
+        if not coll.is_series:
+            continue
+        series = True
+        days.update((i.datetime or "")[:10] for i in coll.select(datetime) if i.datetime)
+    if not series:
+        return (None,)
+    if not days:
+        raise ZonalError(f"no scene in the datetime range '{datetime}'" if datetime else "the collection has no dated scene")
+    return tuple(sorted(days))
+
+
+def native_grid(coll: Source) -> Grid:
+    """The finest grid of a source: its first item's pixel grid extended over every item."""
+    infos = [dataset_info(i.assets[0].href) for i in coll.select()]
+    first = infos[0]
+    a, _, c, _, e, f = first.levels[0].transform
+    bounds = [i.bounds for i in infos if i.crs == first.crs]
+    w, s = min(b[0] for b in bounds), min(b[1] for b in bounds)
+    east, n = max(b[2] for b in bounds), max(b[3] for b in bounds)
+    c0, r0 = math.floor((w - c) / a + 1e-9), math.floor((n - f) / e + 1e-9)
+    c1, r1 = math.ceil((east - c) / a - 1e-9), math.ceil((s - f) / e - 1e-9)
+    return Grid(first.crs, Affine(a, 0, c + c0 * a, 0, e, f + r0 * e), c1 - c0, r1 - r0)
+
+
+def geometries(features: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """The features' shapely geometries (one GeoJSON parse for all), checked: polygons or points,
+    not empty, valid; else a ZonalError naming the first bad feature."""
+    for f in features:
+        if not f.get("geometry"):
+            raise ZonalError(f"feature {f.get('id')!r} has no geometry")
+    doc = {"type": "GeometryCollection", "geometries": [f["geometry"] for f in features]}
+    try:
+        geoms = shapely.get_parts(shapely.from_geojson(json.dumps(doc)))
+    except (shapely.errors.GEOSException, ValueError) as e:
+        raise ZonalError(f"the features' geometries are not valid GeoJSON: {e}") from None
+    if len(geoms) != len(features):  # a nested collection or an empty geometry collapsed the list
+        geoms = np.array([shapely.from_geojson(json.dumps(f["geometry"])) for f in features], dtype=object)
+    kinds = shapely.get_type_id(geoms)
+    bad = np.nonzero(shapely.is_empty(geoms) | ~np.isin(kinds, (0, 3, 4, 6)) | ~shapely.is_valid(geoms))[0]
+    if len(bad):
+        g, fid = geoms[bad[0]], features[bad[0]].get("id")
+        if g.is_empty:
+            raise ZonalError(f"feature {fid!r} has an empty geometry")
+        if g.geom_type not in ("Polygon", "MultiPolygon", "Point", "MultiPoint"):
+            raise ZonalError(f"feature {fid!r} is a {g.geom_type}; zonal statistics need polygons or points")
+        raise ZonalError(f"feature {fid!r} has an invalid geometry: {shapely.is_valid_reason(g)}")
+    return geoms
+
+
+def plan(features: Sequence[Mapping[str, Any]], spec: Spec, grid_source: str,
+         collections: Mapping[str, Source], chunk: int = 1024) -> Plan:
+    """Chunk tasks for `features` (CRS84) on the native grid of collection `grid_source`."""
+    grid = native_grid(collections[grid_source])
+    to_crs = Transformer.from_crs("OGC:CRS84", crs_of(grid.crs), always_xy=True)
+    geoms84 = geometries(features)
+    geoms = shapely.transform(geoms84, lambda xy: np.column_stack(to_crs.transform(xy[:, 0], xy[:, 1])))
+    cell = abs(grid.transform.a * grid.transform.e)
+    points = np.isin(shapely.get_type_id(geoms), (0, 4))
+    full = tuple(np.where(points, 1.0, shapely.area(geoms) / cell))
+    area_ha = tuple(abs(GEOD.geometry_area_perimeter(g)[0]) / 1e4 for g in geoms84) if "area" in spec.statistics \
+        else ()
+    px_bounds = shapely.bounds(to_pixels(geoms, grid.transform))  # minx(col), miny(row), maxx, maxy
+    c0 = np.clip(np.floor(px_bounds[:, 0]), 0, grid.width).astype(int)
+    r0 = np.clip(np.floor(px_bounds[:, 1]), 0, grid.height).astype(int)
+    c1 = np.clip(np.floor(px_bounds[:, 2]) + 1, 0, grid.width).astype(int)
+    r1 = np.clip(np.floor(px_bounds[:, 3]) + 1, 0, grid.height).astype(int)
+    on = (c1 > c0) & (r1 > r0)
+    if not on.any():
+        raise ZonalError(f"no feature intersects the extent of collection '{grid_source}'")
+    tasks = []
+    for cr in range(int(r0[on].min()) // chunk * chunk, int(r1[on].max()), chunk):
+        for cc in range(int(c0[on].min()) // chunk * chunk, int(c1[on].max()), chunk):
+            inside = np.nonzero(on & (c0 < cc + chunk) & (c1 > cc) & (r0 < cr + chunk) & (r1 > cr))[0]
+            if not len(inside):
+                continue
+            # the window: this chunk cut down to the features' cells in it (nothing else is read)
+            wc0, wr0 = max(cc, int(c0[inside].min())), max(cr, int(r0[inside].min()))
+            wc1, wr1 = min(cc + chunk, int(c1[inside].max())), min(cr + chunk, int(r1[inside].max()))
+            win = grid.window(wc0, wr0, wc1 - wc0, wr1 - wr0)
+            tasks.append(ChunkTask(win, grid.window(cc, cr, chunk, chunk), tuple(int(i) for i in inside),
+                                   tuple(shapely.to_wkb(geoms[i]) for i in inside), spec, dict(collections)))
+    return Plan(tuple(features), area_ha, np.asarray(full), tuple(tasks), spec)
+
+
+def run_chunk(task: ChunkTask) -> tuple[tuple[int, ...], Partial]:
+    """Module-level (process pools and dask run it): the partials of one chunk's features."""
+    spec, grid = task.spec, task.grid
+    geoms_px = list(to_pixels(shapely.from_wkb(np.array(task.geoms, dtype=object)), task.chunk.transform))
+    off = (round((grid.transform.c - task.chunk.transform.c) / grid.transform.a),
+           round((grid.transform.f - task.chunk.transform.f) / grid.transform.e))
+    W = weights(geoms_px, grid.width, grid.height, spec.rule, off)
+    out = Partial.empty(len(task.features), len(spec.dates))
+    extremes = bool({"min", "max"} & set(spec.statistics))
+    lookup = task.collections.__getitem__
+    for j, date in enumerate(spec.dates):
+        roots: list[Node] = [at_date(spec.value, date)]
+        if spec.mask is not None:
+            roots.append(CollectionNode(spec.mask.collection, (spec.mask.band,), date))
+        rasters = evaluate(roots, grid, lookup)
+        x = rasters[0].data[0].ravel().astype(np.float64)
+        valid = rasters[0].mask.ravel() & np.isfinite(x)
+        if spec.mask is not None:
+            m = rasters[1]
+            valid &= m.mask.ravel() & ~np.isin(m.data[0].ravel(), np.asarray(spec.mask.classes, np.float32))
+        date_partial(W, x, valid, out, j, extremes, bool(spec.quantiles))
+    return task.features, out
+
+
+def results(p: Plan, executor: Executor, progress: Callable[[int, int], None] | None = None
+            ) -> Iterator[dict[str, Any]]:
+    """Feature results (GeoJSON-like dicts with a `series`), each as soon as its chunks are done."""
+    n, d = len(p.features), len(p.spec.dates)
+    left = np.zeros(n, int)
+    for t in p.tasks:
+        left[list(t.features)] += 1
+    for i in np.nonzero(left == 0)[0]:  # outside the raster: an explicit empty result
+        yield record(p, int(i), table(p, Partial.empty(1, d), [int(i)]), 0)
+    pieces: dict[int, dict[int, Partial]] = {}  # feature -> {task index: its partial there}
+    done = 0
+    for t, features, part in _completed(p.tasks, executor):
+        done += 1
+        whole_here = table(p, part, features)
+        for k, i in enumerate(features):
+            if left[i] == 1 and i not in pieces:  # the common case: the feature is whole in this chunk
+                left[i] = 0
+                yield record(p, i, whole_here, k)
+                continue
+            pieces.setdefault(i, {})[t] = _row(part, k)
+            left[i] -= 1
+            if left[i] == 0:  # merged in task order: the same sums whatever order chunks finish in
+                whole = Partial.empty(1, d)
+                for _, piece in sorted(pieces.pop(i).items()):
+                    whole.merge_rows(np.zeros(1, int), piece)
+                yield record(p, i, table(p, whole, [i]), 0)
+        if progress is not None:
+            progress(done, len(p.tasks))
+
+
+def _row(part: Partial, k: int) -> Partial:
+    return Partial(part.count[k:k + 1], part.sum[k:k + 1], part.sumsq[k:k + 1], part.min[k:k + 1],
+                   part.max[k:k + 1], {(0, j): v for (i, j), v in part.values.items() if i == k})
+
+
+def _completed(tasks: Sequence[ChunkTask], executor: Executor) -> Iterator[tuple[int, tuple[int, ...], Partial]]:
+    """(task index, features, partials) in completion order, a few tasks per worker in flight."""
+    if executor.workers <= 1 or len(tasks) <= 1:
+        for t, task in enumerate(tasks):
+            yield (t, *run_chunk(task))
+        return
+    pending: dict[cf.Future, int] = {}
+    queue = list(reversed(range(len(tasks))))
+    while queue or pending:
+        while queue and len(pending) < 2 * executor.workers:
+            t = queue.pop()
+            pending[executor.submit(run_chunk, tasks[t])] = t
+        finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+        for fut in finished:
+            yield (pending.pop(fut), *fut.result())
+
+
+def table(p: Plan, part: Partial, features: Sequence[int]) -> dict[str, np.ndarray]:
+    return finalize(part, p.spec.statistics, p.spec.quantiles, p.full[list(features)])
+
+
+def record(p: Plan, i: int, stats: dict[str, np.ndarray], k: int) -> dict[str, Any]:
+    f = p.features[i]
+    names = ["datetime", *stats]
+    table = np.stack([stats[n][k] for n in names[1:]], axis=1)  # dates x statistics
+    cells = np.where(np.isnan(table), None, table).tolist()  # missing: null, never zero
+    series = [dict(zip(names, (date, *row))) for date, row in zip(p.spec.dates, cells)]
+    props = dict(f.get("properties") or {})
+    if "area" in p.spec.statistics:
+        props["area_ha"] = p.area_ha[i]
+    return {"type": "Feature", "id": f.get("id"), "geometry": f.get("geometry"), "properties": props,
+            "series": series}
