@@ -140,3 +140,12 @@ def test_kmeans_fitted_once_gives_the_same_clusters_everywhere(client, clear_blo
     clusters = read_geotiff_bytes(r.content)[0][0]
     assert set(np.unique(clusters[np.isfinite(clusters)])) <= {1.0, 2.0, 3.0, 4.0}
     assert len(np.unique(clusters[np.isfinite(clusters)])) >= 2
+
+
+def test_training_polygons_selected_with_a_cql2_filter(client):
+    """features as in zonal statistics: a collection cut by a CQL2 filter (here to one class, so the
+    classifier refuses it; without the filter the same request trains, see crop_model)."""
+    r = post(client, features={"collection": "parcels", "filter": "crop_type = 'maize'"})
+    assert r.status_code == 400 and "at least two classes" in r.json()["detail"]
+    r = post(client, features={"collection": "parcels", "filter": "crop_type = "})
+    assert r.status_code == 400 and "filter" in r.json()["title"].lower()
