@@ -56,7 +56,11 @@ def example_request(request: Request, op) -> dict:
     if cid is None:
         cid = next((c for c, e in rasters.items() if "terrain" in op.keywords and len(e.collection.band_names) == 1),
                    next(iter(rasters), None))
-    inputs: dict = {name: {"collection": cid} for name in op.inputs}
+    ref: dict = {"collection": cid}
+    source = rasters[cid].collection if cid is not None else None
+    if source is not None and source.is_series:  # one date: a sync example within the pixel budget
+        ref["datetime"] = source.temporal[1][:10]
+    inputs: dict = {name: dict(ref) for name in op.inputs}
     for name, f in op.params.model_fields.items():
         if f.is_required() and f.examples:
             inputs[name] = f.examples[0]

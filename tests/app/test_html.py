@@ -47,7 +47,7 @@ def test_process_page_example_runs(client):
     assert 'id="execute"' in page
     example = re.search(r'<textarea id="body"[^>]*>(.*?)</textarea>', page, re.S).group(1)
     body = json.loads(html.unescape(example))
-    assert body["inputs"]["data"] == {"collection": "sentinel2"} and body["inputs"]["a"] == "B08"
+    assert body["inputs"]["data"]["collection"] == "sentinel2" and body["inputs"]["a"] == "B08"
     assert client.post("/processes/normalized_difference/execution", json=body).status_code == 200
 
 

@@ -132,3 +132,40 @@ def test_remote_catalog_asset_outside_prefixes_is_refused(client, settings, tmp_
         with pytest.raises(ValueError, match="not under an allowed remote prefix"):
             with TestClient(create_app(s)):
                 pass
+
+
+STAC_API_CATALOG = """
+collections:
+  searched:
+    type: raster
+    title: Sentinel-2 scenes of a STAC API search
+    stac_api: {url}/stac
+    search: {{collections: [sentinel2], datetime: "2023-06/2023-08", filter: "eo:cloud_cover < 30"}}
+    render: {{bands: [B04, B03, B02], rescale: [0, 0.3]}}
+"""
+
+
+def test_remote_stac_api_search(live_server, client, settings, tmp_path):
+    """A catalog entry that is a STAC API search (pystac-client against a real STAC API on
+    loopback: this service's own): the items it finds, and the same pixels as the local source."""
+    local = client.app.state.services.catalog.rasters["sentinel2"].collection
+    from processes.engine.filters import canonical_filter
+
+    want = [i.id for i in local.select("2023-06/2023-08", canonical_filter("eo:cloud_cover < 30"))]
+    cat = tmp_path / "catalog.yaml"
+    cat.write_text(STAC_API_CATALOG.format(url=live_server.url))
+    s = settings.model_copy(update={"catalog": cat, "jobs_dir": tmp_path / "jobs", "build_demo_data": False,
+                                    "tile_cache": "none", "allowed_remote_prefixes": [live_server.url + "/"]})
+    with TestClient(create_app(s)) as c:
+        remote = c.app.state.services.catalog.rasters["searched"].collection
+        assert sorted(i.id for i in remote.items) == sorted(want) and want
+        assert all(a.href.startswith("/vsicurl/" + live_server.url) for i in remote.items for a in i.assets)
+        import morecantile
+
+        w, so, e, n = remote.bbox
+        t = morecantile.tms.get("WebMercatorQuad").tile((w + e) / 2, (so + n) / 2, 13)
+        item = want[0]
+        there = c.get(f"/collections/searched/map/tiles/WebMercatorQuad/13/{t.y}/{t.x}?item={item}")
+        assert there.status_code == 200, there.text
+    here = client.get(f"/collections/sentinel2/map/tiles/WebMercatorQuad/13/{t.y}/{t.x}?item={item}")
+    assert here.content == there.content

@@ -22,7 +22,7 @@ from ..zonal.reference import exactextract_stats
 from .jobs_util import wait_job
 
 EXEC = "/processes/zonal-statistics/execution"
-MAIZE = {"collection": "parcels", "filter": "crop_type = 'maize' AND area_ha > 20"}
+MAIZE = {"collection": "parcels", "filter": "crop_type = 'maize' AND area_ha > 12"}
 
 
 def execute(client, inputs, **kw):
