@@ -303,3 +303,16 @@ def test_purge_removes_old_finished_jobs(store: JobStore) -> None:
     assert [r.jobID for r in store.list()] == [waiting]
     with pytest.raises(JobNotFound):
         store.get(done)
+
+
+def test_progress_is_throttled_but_its_first_move_always_shows(store: JobStore) -> None:
+    from processes.jobs.runner import _Progress
+
+    rec = store.create("p", {})
+    store.update(rec.jobID, status="running")
+    progress = _Progress(store, rec.jobID, interval=3600)
+    progress(0, "evaluating")
+    progress(1, "1 of 72 chunks computed")  # inside the interval, but the first measured move
+    assert (store.get(rec.jobID).progress, store.get(rec.jobID).message) == (1, "1 of 72 chunks computed")
+    progress(2, "2 of 72 chunks computed")  # throttled
+    assert store.get(rec.jobID).progress == 1

@@ -43,18 +43,23 @@ def _load_work(work: str) -> WorkFn:
 
 
 class _Progress:
-    """Progress callback given to work: throttled record updates, cooperative dismissal."""
+    """Progress callback given to work: throttled record updates, cooperative dismissal.
+
+    At most one update per `interval`, except the first measured progress (above 0 %), which is
+    always written: a short job still shows that it moved before it ends."""
 
     def __init__(self, store: JobStore, job_id: str, interval: float = 0.5) -> None:
         self.store, self.job_id, self.interval = store, job_id, interval
         self._last = float("-inf")
+        self._moved = False
 
     def __call__(self, percent: int, message: str = "") -> None:
         now = time.monotonic()
-        if now - self._last < self.interval:
-            return
-        self._last = now
         pct = max(0, min(100, int(percent)))
+        first_move = pct > 0 and not self._moved
+        if now - self._last < self.interval and not first_move:
+            return
+        self._last, self._moved = now, self._moved or pct > 0
         rec = self.store.update(self.job_id, only_if={"running"}, progress=pct, message=message or "running")
         if rec.status != "running":
             raise JobDismissed(self.job_id)
