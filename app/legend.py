@@ -1,5 +1,6 @@
 """Categorical class maps: the legend of a workflow whose result is a `classify` (class output) or
-`cluster` node (the model's classes and colours, from its MLM item), and the colours of segments."""
+`cluster` node (the model's classes and colours, from its MLM item) or a `reclassify` with a
+`legend` (e.g. burn severity classes), and the colours of segments."""
 from __future__ import annotations
 
 from typing import Any
@@ -17,6 +18,8 @@ def legend(node: Node) -> list[dict[str, Any]] | None:
     if node.process == "cluster" or (node.process == "classify" and node.params.output == "class"):
         model = _models.get(node.params.model)
         return [{"value": c.value, "name": c.name, "color": c.color} for c in model.classes]
+    if node.process == "reclassify" and node.params.legend:
+        return [e.model_dump() for e in node.params.legend]
     return None
 
 

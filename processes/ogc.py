@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from .analysis import ANALYSES, Analysis
 from .execute import OUTPUTS
 from .ops import REGISTRY, Operation
+from .workflows import WORKFLOWS, Workflow
 from .zonal import encode
 
 CONTROL = ["sync-execute", "async-execute", "dismiss"]
@@ -75,7 +76,7 @@ def _param_inputs(model: type[BaseModel]) -> dict[str, Any]:
     return out
 
 
-def summary(op: Operation | Analysis, base: str) -> dict[str, Any]:
+def summary(op: Operation | Analysis | Workflow, base: str) -> dict[str, Any]:
     url = f"{base}/processes/{op.id}"
     return {"id": op.id, "title": op.title, "description": op.description, "version": "1.0.0",
             "keywords": list(op.keywords), "jobControlOptions": CONTROL, "outputTransmission": ["value", "reference"],
@@ -84,7 +85,9 @@ def summary(op: Operation | Analysis, base: str) -> dict[str, Any]:
                        "type": "application/json", "title": "Execute"}]}
 
 
-def description(op: Operation | Analysis, base: str) -> dict[str, Any]:
+def description(op: Operation | Analysis | Workflow, base: str) -> dict[str, Any]:
+    if isinstance(op, Workflow):
+        return summary(op, base) | {"inputs": _param_inputs(op.params) | REGION, "outputs": OUTPUT_DOCS}
     if isinstance(op, Analysis):
         outputs = op.outputs or ANALYSIS_OUTPUTS
         if op.params is not None:
@@ -103,7 +106,7 @@ def description(op: Operation | Analysis, base: str) -> dict[str, Any]:
 
 
 def all_summaries(base: str, deployed: list[Any] = ()) -> list[dict[str, Any]]:
-    return [summary(op, base) for op in (*REGISTRY.values(), *ANALYSES.values())] + \
+    return [summary(op, base) for op in (*REGISTRY.values(), *WORKFLOWS.values(), *ANALYSES.values())] + \
         [deployed_summary(d, base) for d in deployed]
 
 

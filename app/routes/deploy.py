@@ -13,6 +13,7 @@ from processes.deployed import Deployed, DuplicateProcess, ImmutableProcess, NoS
 from processes.engine.graph import parse_process
 from processes.ogc import deployed_summary
 from processes.ops import REGISTRY
+from processes.workflows import WORKFLOWS
 
 from ..errors import PayloadTooLarge
 from ..negotiate import base_url, json_body
@@ -29,7 +30,7 @@ async def _package(request: Request, pid: str | None = None) -> Deployed:
         raise PayloadTooLarge(f"an application package is at most {MAX_BODY} bytes")
     s = request.app.state.services
     d = package(await json_body(request), pid)
-    if d.id in REGISTRY:
+    if d.id in REGISTRY or d.id in WORKFLOWS:
         raise (DuplicateProcess if pid is None else ImmutableProcess)(f"'{d.id}' is a built-in process")
     if d.id in s.catalog.rasters or d.id in s.catalog.features or _HASH.match(d.id):
         raise DuplicateProcess(f"'{d.id}' names a collection; deployed processes are collections too: choose another id")
@@ -47,7 +48,7 @@ async def deploy(request: Request) -> Response:
 
 def _mutable(request: Request) -> str:
     pid = request.path_params["pid"]
-    if pid in REGISTRY:
+    if pid in REGISTRY or pid in WORKFLOWS:
         raise ImmutableProcess(f"'{pid}' is a built-in process: it cannot be replaced or undeployed")
     return pid
 

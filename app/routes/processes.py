@@ -15,6 +15,7 @@ from processes.analysis import ANALYSES
 from processes.execute import OUTPUTS, REGION_INPUTS, ExecuteRequest, job_request, parse_execution, produce_bytes
 from processes.ogc import all_summaries, deployed_description, description
 from processes.ops import REGISTRY
+from processes.workflows import WORKFLOWS
 
 from processes.jobs import ACTIVE
 
@@ -32,7 +33,7 @@ CONFORMANCE = [P1 + c for c in ("core", "ogc-process-description", "json", "html
 
 
 def _op(pid: str):
-    op = REGISTRY.get(pid) or ANALYSES.get(pid)
+    op = REGISTRY.get(pid) or WORKFLOWS.get(pid) or ANALYSES.get(pid)
     if op is None:
         raise NoSuchProcess(f"unknown process '{pid}'; see /processes")
     return op
@@ -50,6 +51,8 @@ def example_request(request: Request, op) -> dict:
     """An execution request that works on the demo catalog: for the HTML page's form."""
     if analyses.is_analysis(op.id):
         return analyses.example_request(request, op.id)
+    if op.id in WORKFLOWS:  # its parameter examples are a request that works on the demo catalog
+        return {"inputs": {n: f.examples[0] for n, f in op.params.model_fields.items() if f.examples}}
     rasters = request.app.state.services.catalog.rasters
     wanted = {str(f.examples[0]) for f in op.params.model_fields.values() if f.examples}
     cid = next((c for c, e in rasters.items() if wanted and wanted <= set(e.collection.band_names)), None)
@@ -200,7 +203,7 @@ def _execute_schema(op) -> dict:
 
 
 def OPENAPI_SCHEMAS() -> dict:
-    return {f"execute-{pid}": _execute_schema(op) for pid, op in REGISTRY.items()}
+    return {f"execute-{pid}": _execute_schema(op) for pid, op in (*REGISTRY.items(), *WORKFLOWS.items())}
 
 
 OPENAPI = {"/processes/{pid}/execution": {"post": {
@@ -212,7 +215,7 @@ OPENAPI = {"/processes/{pid}/execution": {"post": {
                     "schema": {"type": "string", "enum": ["collection", "landingPage"]}},
                    {"name": "Prefer", "in": "header", "required": False, "schema": {"type": "string", "example": "respond-async"}}],
     "requestBody": {"required": True, "content": {"application/json": {"schema": {
-        "oneOf": [{"$ref": f"#/components/schemas/execute-{pid}"} for pid in REGISTRY]}}}},
+        "oneOf": [{"$ref": f"#/components/schemas/execute-{pid}"} for pid in (*REGISTRY, *WORKFLOWS)]}}}},
     "responses": {"200": {"description": "The output (raw) or a document of outputs"},
                   "201": {"description": "A job was created (async); Location: its status"},
                   "303": {"description": "The deferred result collection (response=collection)"}},

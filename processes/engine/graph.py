@@ -1,7 +1,8 @@
 """Workflow graphs: parse an OGC API Processes (Part 3 nested) execution request into nodes,
 check it against the operation registry and the collections, and give it a stable identity.
 
-A node is either a collection reference or a process with raster inputs and parameters. Nodes are
+A node is either a collection reference or a process with raster inputs and parameters (a workflow
+process, see `processes.workflows`, is expanded into the operations it stands for). Nodes are
 frozen and hashable: equal sub-graphs are the same dictionary key, so the evaluator computes each
 once; the canonical JSON hash names deferred result collections and keys the tile cache.
 """
@@ -82,7 +83,15 @@ def _process(pid: str, inputs: Any, resolve: Resolver, path: str, depth: int, co
         raise GraphError(f"graph deeper than {MAX_DEPTH} or larger than {MAX_NODES} nodes", path)
     op = REGISTRY.get(pid)
     if op is None:
-        raise UnknownProcess(f"unknown process '{pid}'", path)
+        from ..workflows import WORKFLOWS  # workflows expand into operations (imported late: they use the engine)
+
+        workflow = WORKFLOWS.get(pid)
+        if workflow is None:
+            raise UnknownProcess(f"unknown process '{pid}'", path)
+        node = _node(workflow.graph(inputs, resolve, path), resolve, path, depth, counter)
+        if not isinstance(node, ProcessNode):
+            raise GraphError(f"workflow '{pid}' did not expand into a process", path)
+        return node
     if not isinstance(inputs, Mapping):
         raise GraphError("'inputs' must be an object", path)
     raster_inputs: dict[str, Node] = {}

@@ -8,9 +8,16 @@ class i covers breaks[i-1] <= x < breaks[i]; x < breaks[0] gives values[0], x >=
 from __future__ import annotations
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._base import Input, Operation, Params, Raster, band_or_first, check_band
+
+
+class LegendEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    value: float = Field(..., description="A class value (one of `values`)")
+    name: str = Field(..., min_length=1, max_length=200)
+    color: str = Field(..., pattern=r"^#[0-9A-Fa-f]{6}$", description="#rrggbb")
 
 
 class ReclassifyParams(Params):
@@ -20,6 +27,10 @@ class ReclassifyParams(Params):
                                       description="Output value of each interval: one more than breaks")
     right: bool = Field(False, description="Close intervals on the right (breaks[i-1] < x <= breaks[i])")
     band: str | None = Field(None, min_length=1, description="Band reclassified; default the input's first band")
+    name: str = Field("reclassify", min_length=1, max_length=200, description="Output band name")
+    legend: tuple[LegendEntry, ...] | None = Field(
+        None, max_length=256, description="Names and colours of the classes: the output is then a class map "
+                                          "(tiles in these colours, the legend in the result collection)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "ReclassifyParams":
@@ -29,6 +40,9 @@ class ReclassifyParams(Params):
             raise ValueError("breaks must be strictly increasing")
         if len(self.values) != len(self.breaks) + 1:
             raise ValueError(f"values needs len(breaks) + 1 = {len(self.breaks) + 1} entries, got {len(self.values)}")
+        stray = [e.value for e in self.legend or () if e.value not in self.values]
+        if stray:
+            raise ValueError(f"legend value(s) {stray} are not among the class values {list(self.values)}")
         return self
 
 
@@ -41,12 +55,12 @@ def reclassify(inputs: dict[str, Raster], params: ReclassifyParams) -> Raster:
     x = band_or_first(r, params.band)
     idx = np.digitize(x, np.asarray(params.breaks, np.float32), right=params.right)
     out = np.asarray(params.values, np.float32)[idx]
-    return r.with_data(out[None], ("reclassify",), r.mask & np.isfinite(x))
+    return r.with_data(out[None], (params.name,), r.mask & np.isfinite(x))
 
 
 OPERATION = Operation(
     id="reclassify", title="Reclassify",
     description="Map intervals of a band (between `breaks`) to class `values`.",
     inputs={"data": Input("Raster (first band, or `band`, is reclassified)")}, params=ReclassifyParams,
-    kernel=reclassify, check=_check, needs=lambda name, bands, p: (p.band,) if p.band else bands[:1], keywords=("classification",),
+    kernel=reclassify, check=_check, output_bands=lambda bands_in, p: (p.name,), needs=lambda name, bands, p: (p.band,) if p.band else bands[:1], keywords=("classification",),
 )
