@@ -25,7 +25,7 @@ from .engine.errors import GraphError
 from .engine.executor import Executor
 from .engine.graph import Resolver
 from .engine.sources import Source
-from . import objects
+from . import burned_area, objects
 from .models import train
 from .zonal import encode
 from .zonal.request import CloudMaskParams, FeaturesResolver, ZonalParams, prepare as zonal_prepare, run as zonal_run
@@ -105,6 +105,13 @@ ANALYSES: Mapping[str, Analysis] = MappingProxyType({a.id: a for a in (
     Analysis("timeseries", "Time series of a point or polygon",
              "The statistics of one point (its pixel) or polygon over every scene of a datetime range.",
              TimeseriesParams, _timeseries_prepare, zonal_run, ("time series", "point", "query")),
+    Analysis(burned_area.PID, "Burned area by site and year",
+             "Per site (protected sites by default; any features with a CQL2 filter or bbox, or inline GeoJSON) and "
+             "fire year: burned hectares by USGS severity class (the burn-severity workflow at native resolution, "
+             "equal-area hectares), the share of the site burned, the area burned again after an earlier year of "
+             "the range, and the share of the site that could be assessed.",
+             burned_area.BurnedAreaParams, burned_area.prepare, burned_area.run,
+             ("fire", "burned area", "protected sites", "zonal statistics")),
     Analysis("train-model", "Train a classifier or clusterer",
              "Fit a random forest, histogram gradient boosting or k-nearest-neighbours classifier on labelled "
              "polygons (split by polygon for validation), or k-means on a region, over a deferred feature stack; "

@@ -47,14 +47,19 @@ class CloudMask:
 
 @dataclass(frozen=True)
 class Spec:
-    """What to compute: the value graph, the dates, the mask, the statistics and coverage rule."""
+    """What to compute: the value graph, the dates, the mask, the statistics and coverage rule.
 
-    value: Node
+    With `columns`, each column is its own graph (e.g. one per fire year and severity class) and
+    `dates` are the columns' labels: all columns of a chunk are evaluated together, so the nodes
+    they share (the composites under every class of a year) are computed once."""
+
+    value: Node | None
     dates: tuple[str | None, ...]
     mask: CloudMask | None
     statistics: tuple[str, ...]
     quantiles: tuple[tuple[str, float], ...]
     rule: Rule
+    columns: tuple[Node, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,13 @@ class Plan:
     features: tuple[dict[str, Any], ...]  # GeoJSON features (CRS84), as selected
     area_ha: tuple[float, ...]
     full: np.ndarray  # each feature's area in raster cells (valid_fraction's denominator)
+
+    @property
+    def ha_per_cell(self) -> np.ndarray:
+        """Each feature's ground hectares per raster cell: its geodesic area over its area in cells,
+        so sums of cells become equal-area hectares whatever the projection's scale there."""
+        with np.errstate(all="ignore"):
+            return np.where(self.full > 0, np.asarray(self.area_ha) / self.full, 0.0)
     tasks: tuple[ChunkTask, ...]
     spec: Spec
 
@@ -150,7 +162,7 @@ def plan(features: Sequence[Mapping[str, Any]], spec: Spec, grid_source: str,
     cell = abs(grid.transform.a * grid.transform.e)
     points = np.isin(shapely.get_type_id(geoms), (0, 4))
     full = tuple(np.where(points, 1.0, shapely.area(geoms) / cell))
-    area_ha = tuple(abs(GEOD.geometry_area_perimeter(g)[0]) / 1e4 for g in geoms84) if "area" in spec.statistics \
+    area_ha = tuple(abs(GEOD.geometry_area_perimeter(g)[0]) / 1e4 for g in geoms84) if {"area", "sum_ha"} & set(spec.statistics) \
         else ()
     px_bounds = shapely.bounds(to_pixels(geoms, grid.transform))  # minx(col), miny(row), maxx, maxy
     c0 = np.clip(np.floor(px_bounds[:, 0]), 0, grid.width).astype(int)
@@ -185,6 +197,11 @@ def run_chunk(task: ChunkTask) -> tuple[tuple[int, ...], Partial]:
     out = Partial.empty(len(task.features), len(spec.dates))
     extremes = bool({"min", "max"} & set(spec.statistics))
     lookup = task.collections.__getitem__
+    if spec.columns is not None:
+        for j, r in enumerate(evaluate(list(spec.columns), grid, lookup)):
+            x = r.data[0].ravel().astype(np.float64)
+            date_partial(W, x, r.mask.ravel() & np.isfinite(x), out, j, extremes, bool(spec.quantiles))
+        return task.features, out
     for j, date in enumerate(spec.dates):
         roots: list[Node] = [at_date(spec.value, date)]
         if spec.mask is not None:
@@ -252,7 +269,9 @@ def _completed(tasks: Sequence[ChunkTask], executor: Executor) -> Iterator[tuple
 
 
 def table(p: Plan, part: Partial, features: Sequence[int]) -> dict[str, np.ndarray]:
-    return finalize(part, p.spec.statistics, p.spec.quantiles, p.full[list(features)])
+    rows = list(features)
+    scale = p.ha_per_cell[rows] if "sum_ha" in p.spec.statistics else None
+    return finalize(part, p.spec.statistics, p.spec.quantiles, p.full[rows], scale)
 
 
 def record(p: Plan, i: int, stats: dict[str, np.ndarray], k: int) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from ..engine.vectors import InlineFeatures, VectorSource
 from ..filters import parse_filter
 from .engine import CloudMask, Spec, ZonalError, plan, results, scene_dates
 
-Statistic = Literal["mean", "median", "std", "min", "max", "count", "sum", "area"]
+Statistic = Literal["mean", "median", "std", "min", "max", "count", "sum", "sum_ha", "area"]
 DEFAULT_DATA = {"process": "normalized_difference",
                 "inputs": {"data": {"collection": "sentinel2"}, "a": "B08", "b": "B04", "name": "ndvi"}}
 SCL_CLOUDS = SourceCloudMask().values  # the engine's Sentinel-2 SCL classes of unusable pixels

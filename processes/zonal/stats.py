@@ -93,9 +93,11 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
 
 
 def finalize(p: Partial, stats: tuple[str, ...], quantiles: tuple[tuple[str, float], ...],
-             full: np.ndarray) -> dict[str, np.ndarray]:
+             full: np.ndarray, ha_per_cell: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Statistic -> (features x dates) array, NaN where missing (no valid pixel that date).
-    `full` is each feature's coverage of the whole grid (cells outside the raster are not observed)."""
+    `full` is each feature's coverage of the whole grid (cells outside the raster are not observed);
+    `ha_per_cell` its ground hectares per cell, for `sum_ha` (the sum in equal-area hectares: for a
+    0/1 raster, the hectares where it is 1)."""
     c = p.count
     ok = c > 0
     with np.errstate(all="ignore"):
@@ -109,6 +111,8 @@ def finalize(p: Partial, stats: tuple[str, ...], quantiles: tuple[tuple[str, flo
                 out[s] = mean
             elif s == "sum":
                 out[s] = np.where(ok, p.sum, np.nan)
+            elif s == "sum_ha":
+                out[s] = np.where(ok, p.sum * ha_per_cell[:, None], np.nan)
             elif s == "std":
                 out[s] = np.where(ok, np.sqrt(np.maximum(p.sumsq / c - mean * mean, 0.0)), np.nan)
             elif s in ("min", "max"):

@@ -205,3 +205,19 @@ def test_bad_timeseries_queries(client):
 def test_empty_selection_is_an_empty_result(client):
     r = execute(client, {"features": {"collection": "parcels", "filter": "crop_type = 'cactus'"}})
     assert r.status_code == 200 and r.json()["features"] == []
+
+
+def test_sum_ha_is_the_equal_area_hectares_of_a_mask(client):
+    """`sum_ha` of a raster that is 1 everywhere is each parcel's geodesic area (the demo's own,
+    rounded to 0.01 ha), whatever the projection's scale: cells become ground hectares."""
+    one = {"process": "expression", "inputs": {"data": {"collection": "landcover"}, "expression": "landcover * 0 + 1",
+                                               "name": "one"}}
+    r = execute(client, {"features": MAIZE, "data": one, "statistics": ["sum_ha", "sum", "area"]})
+    assert r.status_code == 200, r.text
+    expected = {f["id"]: f["properties"]["area_ha"] for f in parcels(client, MAIZE["filter"])}
+    got = r.json()["features"]
+    assert sorted(f["id"] for f in got) == sorted(expected)
+    for f in got:
+        (s,) = f["properties"]["series"]
+        assert s["sum_ha"] == pytest.approx(expected[f["id"]], abs=0.006)
+        assert s["sum"] * 0.01 != pytest.approx(s["sum_ha"], rel=1e-6)  # UTM cells are not exactly 0.01 ha here
