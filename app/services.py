@@ -82,14 +82,15 @@ class Services:
             return self.catalog.features[cid]
         if not cid.startswith(RESULTS_PREFIX):
             return None
+        job_id, _, output = cid[len(RESULTS_PREFIX):].partition("-")  # job-{id}: its features; job-{id}-{name}: more
         try:
-            rec = self.jobs.get(cid[len(RESULTS_PREFIX):])
+            rec = self.jobs.get(job_id)
         except JobNotFound:
             return None
-        entry = (rec.results or {}).get("features") if rec.status == "successful" else None
-        if entry is None:
+        entry = (rec.results or {}).get(output or "features") if rec.status == "successful" else None
+        if entry is None or entry.get("mediaType") != "application/geo+json":
             return None
-        cfg = CollectionConfig(type="features", title=f"Results of job {rec.jobID} ({rec.processID})",
+        cfg = CollectionConfig(type="features", title=f"Results of job {rec.jobID} ({rec.processID}){f': {output}' if output else ''}",
                                description=f"Features computed by {rec.processID}, each with its time series.",
                                keywords=[rec.processID, "results"])
         return FeatureEntry(cid, cfg, self.jobs.result_path(rec.jobID, entry["file"]))

@@ -88,6 +88,8 @@ class Analysis:
     work: Callable[[dict, Path, Callable[[int, str], None]], dict] | None = None  # document analyses: -> manifest
     outputs: dict[str, dict[str, Any]] | None = None  # a document analysis's outputs (None: the feature table)
     rasters: dict[str, tuple[str, int]] | None = None  # raster inputs (title, minOccurs) when params is None
+    # more documents a table analysis's job writes beside it: (request, results dir) -> manifest entries
+    extras: Callable[[Mapping[str, Any], Path], dict[str, dict[str, str]]] | None = None
 
     @property
     def documents(self) -> bool:
@@ -111,7 +113,7 @@ ANALYSES: Mapping[str, Analysis] = MappingProxyType({a.id: a for a in (
              "equal-area hectares), the share of the site burned, the area burned again after an earlier year of "
              "the range, and the share of the site that could be assessed.",
              burned_area.BurnedAreaParams, burned_area.prepare, burned_area.run,
-             ("fire", "burned area", "protected sites", "zonal statistics")),
+             ("fire", "burned area", "protected sites", "zonal statistics"), extras=burned_area.perimeters),
     Analysis("train-model", "Train a classifier or clusterer",
              "Fit a random forest, histogram gradient boosting or k-nearest-neighbours classifier on labelled "
              "polygons (split by polygon for validation), or k-means on a region, over a deferred feature stack; "
@@ -178,6 +180,8 @@ def run_job_work(process_id: str, request: dict, results_dir: Path, progress: Ca
         manifest["result"] = {"file": name, "mediaType": media}
     else:
         manifest["result"] = manifest["features"]
+    if a.extras is not None:
+        manifest |= a.extras(request, results_dir)
     progress(100, "done")
     return manifest
 

@@ -10,16 +10,25 @@ site where the severity is known (excluded land cover and pixels never seen clea
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, Callable, Iterator, Literal, Mapping
 
+import numpy as np
+import shapely
+import shapely.geometry
 from pydantic import Field
+from pyproj import Transformer
+from rasterio.features import shapes
 
 from .engine.errors import BudgetExceeded, GraphError
+from .engine.evaluate import evaluate
 from .engine.executor import Executor
+from .engine.grid import crs_of
 from .engine.graph import canonical, collections_of, parse_node
 from .engine.sources import source_from_dict
 from .workflows.fire import BURNED_CLASSES, BurnParams, severity, windows, years_of, yearly_stack
-from .zonal.engine import Spec, ZonalError, plan, results
+from .zonal.engine import GEOD, Spec, ZonalError, native_grid, plan, results
 from .zonal.request import select_features
 
 PID = "burned-area"
@@ -34,6 +43,8 @@ class BurnedAreaParams(BurnParams):
     years: tuple[int, ...] | str = Field(..., examples=["2022/2023"],
                                          description="Fire years: 'first/last' or a list of years (at most 8)")
     coverage: Literal["exact", "centers"] = Field("exact", description="Pixel coverage of the sites (as zonal statistics)")
+    perimeters: bool = Field(False, description="Also vectorise the burned area of each site and year as polygons "
+                                                "(a job's second features collection, job-{jobID}-perimeters)")
 
 
 def _expression(data: dict[str, Any], formula: str) -> dict[str, Any]:
@@ -72,7 +83,9 @@ def prepare(p: BurnedAreaParams, ctx: Any) -> dict[str, Any]:
     if not sites:
         raise ZonalError(f"{path}.inputs.sites: no site matches the selection")
     cids = sorted(set().union(*map(collections_of, nodes)))
+    severities = [canonical(parse_node(severity(p, y, ctx.resolve, path), ctx.resolve, path)) for y in years]
     return {"features": sites, "columns": [canonical(n) for n in nodes], "labels": labels, "years": list(years),
+            "perimeters": p.perimeters, "severity": severities,
             "scenes": scenes,
             "grid": p.collection, "collections": {c: ctx.lookup(c).to_dict() for c in cids}, "coverage": p.coverage}
 
@@ -116,3 +129,41 @@ def site_record(record: dict[str, Any], years: list[int]) -> dict[str, Any]:
     props["burned_any_year_ha"] = ha("any")
     props["burned_more_than_once_ha"] = ha("more_than_once")
     return {**record, "properties": props, "series": series}
+
+
+def perimeters(request: Mapping[str, Any], results_dir: Path) -> dict[str, dict[str, str]]:
+    """The burned area of every site and year as a polygon (GeoJSON, CRS84; written beside the
+    table, served as the features collection `job-{jobID}-perimeters`): the pixels of class low
+    or worse, vectorised at native resolution and cut to the site."""
+    if not request.get("perimeters"):
+        return {}
+    colls = {k: source_from_dict(v) for k, v in request["collections"].items()}
+    grid = native_grid(colls[request["grid"]])
+    to_grid = Transformer.from_crs("OGC:CRS84", crs_of(grid.crs), always_xy=True)
+    to_84 = Transformer.from_crs(crs_of(grid.crs), "OGC:CRS84", always_xy=True)
+    reproject = lambda g, t: shapely.transform(g, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))  # noqa: E731
+    sev = {y: parse_node(g, colls.__getitem__) for y, g in zip(request["years"], request["severity"])}
+    out = []
+    for f in request["features"]:
+        site = reproject(shapely.from_geojson(json.dumps(f["geometry"])), to_grid)
+        c0, r0 = np.floor(~grid.transform * (site.bounds[0], site.bounds[3])).astype(int)
+        c1, r1 = np.ceil(~grid.transform * (site.bounds[2], site.bounds[1])).astype(int)
+        c0, r0, c1, r1 = max(c0, 0), max(r0, 0), min(c1, grid.width), min(r1, grid.height)
+        if c1 <= c0 or r1 <= r0:
+            continue
+        win = grid.window(int(c0), int(r0), int(c1 - c0), int(r1 - r0))
+        for year, (r,) in ((y, evaluate([n], win, colls.__getitem__)) for y, n in sev.items()):
+            burned = (r.mask & (r.data[0] >= 1)).astype(np.uint8)
+            polys = [shapely.geometry.shape(g) for g, v in shapes(burned, burned.astype(bool), transform=win.transform) if v]
+            if not polys:
+                continue
+            area = shapely.intersection(shapely.union_all(polys), site)
+            if area.is_empty:
+                continue
+            g84 = reproject(area, to_84)
+            ha = abs(GEOD.geometry_area_perimeter(g84)[0]) / 1e4
+            out.append({"type": "Feature", "id": f"{f.get('id')}-{year}", "geometry": shapely.geometry.mapping(g84),
+                        "properties": {"site": f.get("id"), "year": year, "burned_ha": round(ha, 4),
+                                       "datetime": f"{year}-12-31T00:00:00Z"}})
+    (results_dir / "perimeters.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": out}))
+    return {"perimeters": {"file": "perimeters.geojson", "mediaType": "application/geo+json"}}

@@ -8,6 +8,7 @@ import csv
 import io
 
 import pytest
+from shapely.geometry import shape
 
 from demodata import truth
 
@@ -20,17 +21,17 @@ CLASSES = ("low_ha", "moderate_low_ha", "moderate_high_ha", "high_ha")
 
 @pytest.fixture(scope="module")
 def job_sites(client):
-    r = client.post(EXEC, json={"inputs": {"years": "2022/2023"}}, headers={"Prefer": "respond-async"})
+    r = client.post(EXEC, json={"inputs": {"years": "2022/2023", "perimeters": True}}, headers={"Prefer": "respond-async"})
     assert r.status_code == 201, r.text
     st = wait_job(client, r.headers["location"], timeout=300)
     assert st["status"] == "successful", st
     coll = next(ln["href"] for ln in st["links"] if ln["rel"] == "collection")
     items = client.get(f"{coll}/items", params={"limit": 100}).json()["features"]
-    return {f["id"]: f["properties"] for f in items}, coll
+    return {f["id"]: f["properties"] for f in items}, coll, st
 
 
 def test_burned_hectares_per_site_and_year_match_the_truth(job_sites):
-    sites, _ = job_sites
+    sites, _, _ = job_sites
     want = truth.site_burned_ha()
     assert set(want) < set(sites)  # the sites outside the imagery are listed too
     for sid, per_fire in want.items():
@@ -58,7 +59,7 @@ def rows_of(sites, sid, year):
 
 
 def test_sync_csv_of_one_site_equals_the_job(client, job_sites):
-    sites, coll = job_sites
+    sites, coll, _ = job_sites
     inputs = {"years": [2022, 2023], "sites": {"collection": "protected_sites", "filter": "id = 'PS03'"}}
     r = client.post(EXEC, json={"inputs": inputs, "outputs": {"result": {"format": {"mediaType": "text/csv"}}}})
     assert r.status_code == 200, r.text
@@ -86,3 +87,23 @@ def test_bad_inputs_are_400_naming_the_problem(client, inputs, words):
     assert r.status_code == 400, r.text
     detail = r.json()["detail"]
     assert all(w in detail for w in words), detail
+
+
+def test_perimeters_are_a_features_collection_of_the_burned_polygons(client, job_sites):
+    sites, coll, status = job_sites
+    links = [ln["href"] for ln in status["links"] if ln["rel"] == "collection"]
+    assert f"{coll}-perimeters" in links
+    doc = client.get(f"{coll}-perimeters/items", params={"limit": 100}).json()
+    got = {f["id"]: f for f in doc["features"]}
+    burned = {(sid, r["year"]): r["burned_ha"] for sid, p in sites.items() for r in p["series"] if r["burned_ha"]}
+    assert sorted(got) == sorted(f"{sid}-{year}" for (sid, year), ha in burned.items() if ha > 0)
+    site_shapes = {f["id"]: shape(f["geometry"]) for f in client.get("/collections/protected_sites/items").json()["features"]}
+    for (sid, year), ha in burned.items():
+        f = got[f"{sid}-{year}"]
+        assert f["properties"]["site"] == sid and f["properties"]["year"] == year
+        # polygons of whole pixels vs exact pixel coverage of the site: the same area within 2 %
+        assert f["properties"]["burned_ha"] == pytest.approx(ha, rel=0.02)
+        geom = shape(f["geometry"])
+        assert geom.is_valid and site_shapes[sid].buffer(1e-9).contains(geom)
+        true = truth.site_burned_ha()[sid][FIRES[year]]
+        assert f["properties"]["burned_ha"] == pytest.approx(true, rel=0.05)

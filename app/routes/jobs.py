@@ -27,6 +27,9 @@ def job_links(base: str, rec: JobRecord) -> list[dict]:
         if (rec.results or {}).get("features"):  # an analysis: its results are also a features collection
             coll = f"{base}/collections/{RESULTS_PREFIX}{rec.jobID}"
             links.append(link(coll, "collection", "application/json", "Results as an OGC API - Features collection"))
+            for name, entry in rec.results.items():  # further GeoJSON documents, e.g. burn perimeters
+                if name not in ("features", "result") and entry.get("mediaType") == "application/geo+json":
+                    links.append(link(f"{coll}-{name}", "collection", "application/json", f"{name} as a features collection"))
             links.append(link(f"{coll}/items", "items", "application/geo+json", "Result features"))
     return links
 
