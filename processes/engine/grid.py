@@ -67,20 +67,28 @@ class Grid:
         return self.transform.f + (np.arange(self.height) + 0.5) * self.transform.e
 
     def cell_sizes(self) -> tuple[np.ndarray, np.ndarray]:
-        """Ground distance in metres between pixel centres, per row: (east-west, north-south)."""
-        crs = crs_of(self.crs)
+        """Ground distance in metres between pixel centres, per row: (east-west, north-south).
+        Cached (read-only arrays): every window of a chunked run asks again for the same rows."""
         rx, ry = self.res
-        ys = self.ys()
-        if crs.is_geographic:
-            lat = np.radians(np.clip(ys, -90, 90))
-            deg = math.pi / 180 * EARTH_RADIUS
-            cx = np.maximum(rx * deg * np.cos(lat), 1e-3)
-            cy = np.full(self.height, ry * deg)
-        elif crs.to_epsg() == 3857:
-            # Mercator is conformal: the scale factor at latitude phi is 1/cos(phi) in both axes.
-            k = np.cos(np.arctan(np.sinh(ys / 6378137.0)))
-            cx, cy = rx * k, ry * k
-        else:
-            unit = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
-            cx, cy = np.full(self.height, rx * unit), np.full(self.height, ry * unit)
-        return cx.astype(np.float64), cy.astype(np.float64)
+        return _cell_sizes(self.crs, rx, ry, self.transform.f, self.transform.e, self.height)
+
+
+@lru_cache(maxsize=512)
+def _cell_sizes(crs_text: str, rx: float, ry: float, f: float, e: float, height: int) -> tuple[np.ndarray, np.ndarray]:
+    crs = crs_of(crs_text)
+    ys = f + (np.arange(height) + 0.5) * e
+    if crs.is_geographic:
+        lat = np.radians(np.clip(ys, -90, 90))
+        deg = math.pi / 180 * EARTH_RADIUS
+        cx = np.maximum(rx * deg * np.cos(lat), 1e-3)
+        cy = np.full(height, ry * deg)
+    elif crs.to_epsg() == 3857:
+        # Mercator is conformal: the scale factor at latitude phi is 1/cos(phi) in both axes.
+        k = np.cos(np.arctan(np.sinh(ys / 6378137.0)))
+        cx, cy = rx * k, ry * k
+    else:
+        unit = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+        cx, cy = np.full(height, rx * unit), np.full(height, ry * unit)
+    cx, cy = cx.astype(np.float64), cy.astype(np.float64)
+    cx.flags.writeable = cy.flags.writeable = False
+    return cx, cy

@@ -194,24 +194,33 @@ def run_chunk(task: ChunkTask) -> tuple[tuple[int, ...], Partial]:
     off = (round((grid.transform.c - task.chunk.transform.c) / grid.transform.a),
            round((grid.transform.f - task.chunk.transform.f) / grid.transform.e))
     W = weights(geoms_px, grid.width, grid.height, spec.rule, off)
+    # only the cells some feature covers take part: gather them once per date, then work on those
+    covered = np.zeros(grid.width * grid.height, bool)
+    covered[W.indices] = True
+    used = np.flatnonzero(covered)
+    W = W[:, used] if used.size < grid.width * grid.height else W
     out = Partial.empty(len(task.features), len(spec.dates))
     extremes = bool({"min", "max"} & set(spec.statistics))
     lookup = task.collections.__getitem__
+
+    def cells(a: np.ndarray) -> np.ndarray:
+        return a.ravel()[used]
+
     if spec.columns is not None:
         for j, r in enumerate(evaluate(list(spec.columns), grid, lookup)):
-            x = r.data[0].ravel().astype(np.float64)
-            date_partial(W, x, r.mask.ravel() & np.isfinite(x), out, j, extremes, bool(spec.quantiles))
+            x = cells(r.data[0]).astype(np.float64)
+            date_partial(W, x, cells(r.mask) & np.isfinite(x), out, j, extremes, bool(spec.quantiles))
         return task.features, out
     for j, date in enumerate(spec.dates):
         roots: list[Node] = [at_date(spec.value, date)]
         if spec.mask is not None:
             roots.append(CollectionNode(spec.mask.collection, (spec.mask.band,), date))
         rasters = evaluate(roots, grid, lookup)
-        x = rasters[0].data[0].ravel().astype(np.float64)
-        valid = rasters[0].mask.ravel() & np.isfinite(x)
+        x = cells(rasters[0].data[0]).astype(np.float64)
+        valid = cells(rasters[0].mask) & np.isfinite(x)
         if spec.mask is not None:
             m = rasters[1]
-            valid &= m.mask.ravel() & ~np.isin(m.data[0].ravel(), np.asarray(spec.mask.classes, np.float32))
+            valid &= cells(m.mask) & ~np.isin(cells(m.data[0]), np.asarray(spec.mask.classes, np.float32))
         date_partial(W, x, valid, out, j, extremes, bool(spec.quantiles))
     return task.features, out
 

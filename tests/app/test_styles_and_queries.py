@@ -8,6 +8,7 @@ import pytest
 
 from app.queries import MapQuery, names
 from processes.ops import REGISTRY
+from processes.workflows import WORKFLOWS
 
 S2_TILE = morecantile.tms.get("WebMercatorQuad").tile(4.36, 43.43, 12)
 
@@ -70,7 +71,10 @@ def test_tile_query_errors_name_the_parameter(client, query, name):
 def test_api_lists_an_execution_request_schema_per_process_that_accepts_real_requests(client):
     api = client.get("/api").json()
     body = api["paths"]["/processes/{pid}/execution"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert len(body["oneOf"]) == len(REGISTRY)
+    assert len(body["oneOf"]) == len(REGISTRY) + len(WORKFLOWS)
+    fire = api["components"]["schemas"]["execute-burn-severity"]
+    assert {"year", "season", "bbox"} <= set(fire["properties"]["inputs"]["properties"])
+    jsonschema.validate({"inputs": {"year": 2023, "season": "09-01/10-31"}}, fire)
     schema = api["components"]["schemas"]["execute-hillshade"]
     assert {"azimuth", "bbox", "data"} <= set(schema["properties"]["inputs"]["properties"])
     good = {"inputs": {"data": {"collection": "dem"}, "azimuth": 200, "bbox": [0, 40, 1, 41], "width": 16},
