@@ -24,13 +24,14 @@ def job_links(base: str, rec: JobRecord) -> list[dict]:
              link(f"{base}/processes/{rec.processID}", "up", "application/json", "Process")]
     if rec.status == "successful":
         links.append(link(f"{url}/results", "http://www.opengis.net/def/rel/ogc/1.0/results", "application/json", "Results"))
-        if (rec.results or {}).get("features"):  # an analysis: its results are also a features collection
-            coll = f"{base}/collections/{RESULTS_PREFIX}{rec.jobID}"
-            links.append(link(coll, "collection", "application/json", "Results as an OGC API - Features collection"))
-            for name, entry in rec.results.items():  # further GeoJSON documents, e.g. burn perimeters
-                if name not in ("features", "result") and entry.get("mediaType") == "application/geo+json":
-                    links.append(link(f"{coll}-{name}", "collection", "application/json", f"{name} as a features collection"))
-            links.append(link(f"{coll}/items", "items", "application/geo+json", "Result features"))
+        coll = f"{base}/collections/{RESULTS_PREFIX}{rec.jobID}"
+        for name, entry in (rec.results or {}).items():  # every GeoJSON result is also a features collection
+            if name == "result" or entry.get("mediaType") != "application/geo+json":
+                continue
+            href = coll if name == "features" else f"{coll}-{name}"
+            title = "Results" if name == "features" else name.capitalize()
+            links.append(link(href, "collection", "application/json", f"{title} as an OGC API - Features collection"))
+            links.append(link(f"{href}/items", "items", "application/geo+json", f"{title}: features"))
     return links
 
 

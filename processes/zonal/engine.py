@@ -286,9 +286,14 @@ def table(p: Plan, part: Partial, features: Sequence[int]) -> dict[str, np.ndarr
 def record(p: Plan, i: int, stats: dict[str, np.ndarray], k: int) -> dict[str, Any]:
     f = p.features[i]
     names = ["datetime", *stats]
-    table = np.stack([stats[n][k] for n in names[1:]], axis=1)  # dates x statistics
-    cells = np.where(np.isnan(table), None, table).tolist()  # missing: null, never zero
-    series = [dict(zip(names, (date, *row))) for date, row in zip(p.spec.dates, cells)]
+    columns = []
+    for n in names[1:]:
+        a = stats[n][k]
+        col = a.tolist()
+        if np.isnan(a).any():  # missing: null, never zero
+            col = [None if v != v else v for v in col]
+        columns.append(col)
+    series = [dict(zip(names, row)) for row in zip(p.spec.dates, *columns)]
     props = dict(f.get("properties") or {})
     if "area" in p.spec.statistics:
         props["area_ha"] = p.area_ha[i]

@@ -100,3 +100,20 @@ def test_object_based_classification(client, crop_model, clear_block):
     assert ok.mean() > 0.99
     for lab in np.unique(labels[ok])[:50]:
         assert len(np.unique(classes[ok & (labels == lab)])) == 1
+
+
+def test_a_segment_features_job_serves_its_segments_as_a_features_collection(client, clear_block):
+    """The segments of a job are an OGC API - Features collection (QGIS loads it), with CQL2."""
+    body = {"inputs": {"segments": segments("slic"), "data": STACK, **region(clear_block, 20)}}
+    r = client.post("/processes/segment-features/execution", json=body, headers={"Prefer": "respond-async"})
+    assert r.status_code == 201, r.text
+    st = wait_job(client, r.headers["Location"], timeout=300)
+    assert st["status"] == "successful", st
+    coll = next(ln["href"] for ln in st["links"] if ln["rel"] == "collection")
+    assert coll.endswith("-segments") and client.get(coll).json()["itemType"] == "feature"
+    sync = client.post("/processes/segment-features/execution", json=body).json()["segments"]["features"]
+    items = client.get(f"{coll}/items", params={"limit": 10000}).json()
+    assert items["numberMatched"] == len(sync)
+    big = client.get(f"{coll}/items", params={"limit": 10000, "filter": "pixels > 100"}).json()["features"]
+    assert sorted(f["properties"]["pixels"] for f in big) == sorted(
+        f["properties"]["pixels"] for f in sync if f["properties"]["pixels"] > 100)
