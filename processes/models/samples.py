@@ -2,24 +2,20 @@
 split between training and validation made by polygon.
 
 A pixel is a sample of a polygon when it lies wholly inside it (mixed pixels on the boundary
-would teach the classifier a blend of two fields). Today this is the pixel-centre rule on the
-polygon shrunk by half a pixel diagonal; the zonal engine's exact coverage
-(`processes.zonal.coverage.weights(..., "exact")`, cells with coverage 1) gives the same cells
-without the approximation and replaces `interior_cells` when it lands on main.
+would teach the classifier a blend of two fields): its exact coverage by the polygon, computed by
+the zonal engine (`processes.zonal.coverage.weights`), is 1.
 
 Splitting by polygon: for each class, a fraction of its polygons (at least one) is held out,
 so no parcel has pixels on both sides and the accuracy measures generalisation to new parcels.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import shapely
 from pyproj import Transformer
-from rasterio.features import rasterize
 
 from ..engine.errors import EngineError
 from ..engine.grid import Grid, crs_of
@@ -53,18 +49,15 @@ def labelled(features: Sequence[Mapping[str, Any]], prop: str, codes: Mapping[st
 
 
 def interior_cells(lab: Labelled, grid: Grid) -> list[np.ndarray]:
-    """Flat indices of the grid cells wholly inside each polygon."""
-    half = math.hypot(*grid.res) / 2
-    out = []
-    for g in lab.geoms:
-        inner = g.buffer(-half)
-        if inner.is_empty:
-            out.append(np.empty(0, np.int64))
-            continue
-        burn = rasterize([(inner, 1)], out_shape=(grid.height, grid.width), transform=grid.transform, fill=0,
-                         dtype="uint8", all_touched=False)
-        out.append(np.flatnonzero(burn))
-    return out
+    """Flat indices of the grid cells wholly inside each polygon: the zonal engine's exact
+    coverage (the same weights as zonal statistics) equal to 1."""
+    from ..zonal.coverage import to_pixels, weights  # zonal imports the models' neighbours: keep it late
+
+    if not lab.geoms:
+        return []
+    W = weights(list(to_pixels(np.asarray(lab.geoms, dtype=object), grid.transform)), grid.width, grid.height)
+    whole = W.data >= 1.0 - 1e-9
+    return [W.indices[lo:hi][whole[lo:hi]].astype(np.int64) for lo, hi in zip(W.indptr[:-1], W.indptr[1:])]
 
 
 def split_polygons(labels: Sequence[int], fraction: float, rng: np.random.Generator) -> np.ndarray:
