@@ -60,6 +60,43 @@ def interior_cells(lab: Labelled, grid: Grid) -> list[np.ndarray]:
     return [W.indices[lo:hi][whole[lo:hi]].astype(np.int64) for lo, hi in zip(W.indptr[:-1], W.indptr[1:])]
 
 
+def raster_groups(values: np.ndarray, valid: np.ndarray, block: int, names: Mapping[str, str], minimum: int
+                  ) -> tuple[Labelled, list[np.ndarray], tuple[Any, ...], list[str]]:
+    """Samples from a class raster: the valid pixels of each class in each `block` x `block` square
+    form one group (a "polygon"), so the split by polygon holds out whole blocks of a class and
+    neighbouring pixels, which look alike, are not on both sides. Classes in fewer than two blocks
+    or with fewer than `minimum` pixels are dropped (named in the last element). Returns the groups
+    as a Labelled (no geometry), their cells, the classes (value, name, colour) and the dropped."""
+    from ..ops._models import ModelClass
+    from .mlm import colour
+
+    rows, cols = np.indices(values.shape)
+    ok = valid & np.isfinite(values)
+    v = np.where(ok, values, 0)
+    if ok.any() and not np.array_equal(v[ok], np.round(v[ok])):
+        raise SampleError("the labels raster must hold integer class values")
+    blocks_x = -(-values.shape[1] // block)
+    key = ((rows // block) * blocks_x + cols // block).ravel()
+    flat = np.flatnonzero(ok.ravel())
+    cls = v.ravel()[flat].astype(np.int64)
+    order = np.lexsort((flat, key[flat], cls))
+    flat, cls, grp = flat[order], cls[order], key[flat][order]
+    starts = np.flatnonzero(np.r_[True, (np.diff(cls) != 0) | (np.diff(grp) != 0)])
+    cells = np.split(flat, starts[1:]) if len(flat) else []
+    labels = tuple(int(cls[s]) for s in starts) if len(flat) else ()
+    ids = tuple(f"block {int(grp[s])}" for s in starts) if len(flat) else ()
+    name = lambda c: names.get(str(c), f"class {c}")  # noqa: E731
+    counts: dict[int, list[int]] = {}
+    for c, cl in zip(labels, cells):
+        counts.setdefault(c, []).append(len(cl))
+    keep = sorted(c for c, n in counts.items() if len(n) >= 2 and sum(n) >= minimum)
+    dropped = [name(c) for c in sorted(set(counts) - set(keep))]
+    kept = [i for i, c in enumerate(labels) if c in keep]
+    classes = tuple(ModelClass(c, name(c), colour(k)) for k, c in enumerate(keep))
+    return (Labelled((), tuple(labels[i] for i in kept), tuple(ids[i] for i in kept)), [cells[i] for i in kept],
+            classes, dropped)
+
+
 def split_polygons(labels: Sequence[int], fraction: float, rng: np.random.Generator) -> np.ndarray:
     """True for the polygons held out for validation: per class, round(fraction x n), at least 1."""
     labels = np.asarray(labels)

@@ -52,6 +52,12 @@ class TrainParams(BaseModel):
     features: dict[str, Any] | None = Field(None, description="Labelled polygons: {\"collection\": id, \"bbox\": [...], "
                                             "\"filter\": CQL2, \"datetime\": ...} or inline GeoJSON (classifiers)")
     label: str = Field("crop_type", min_length=1, description="Feature property holding each polygon's class")
+    labels: dict[str, Any] | None = Field(None, description="Instead of polygons: a one-band class raster (e.g. "
+                                          "{\"collection\": \"landcover\"}) whose pixels in the bbox are the samples")
+    class_names: dict[str, str] | None = Field(None, description="Names of the raster's class values, e.g. "
+                                               "{\"1\": \"forest\"}; default 'class <value>'")
+    block: int = Field(32, ge=4, le=1024, description="With a class raster: the side in pixels of the square blocks "
+                                                      "held out together for validation (spatially separate samples)")
     bbox: tuple[float, float, float, float] | None = Field(None, description="Region (CRS84): kmeans samples it; "
                                                            "classifiers keep the features inside it")
     resolution: float | None = Field(None, gt=0, description="Sampling pixel size in the stack's CRS units; "
@@ -120,9 +126,22 @@ def prepare(p: TrainParams, ctx) -> dict[str, Any]:
             raise GraphError("kmeans needs a bbox: the region whose pixels it is fitted on", "train-model.inputs.bbox")
         grid = _grid(node, lookup, p.bbox, p.resolution)
         request["classes"] = [[k + 1, f"cluster {k + 1}", colour(k)] for k in range(p.clusters)]
+    elif p.labels is not None:
+        if p.features is not None:
+            raise GraphError("give labelled 'features' or a 'labels' raster, not both", "train-model.inputs.labels")
+        if p.bbox is None:
+            raise GraphError("a 'labels' raster needs a bbox: the region whose pixels are sampled", "train-model.inputs.bbox")
+        labels = parse_node(p.labels, resolve, "train-model.inputs.labels")
+        if len(output_bands(labels, resolve)) != 1:
+            raise GraphError("the labels raster must have one band (class values)", "train-model.inputs.labels")
+        grid = _grid(node, lookup, p.bbox, p.resolution)
+        check_budget([labels], grid, ctx.max_pixels, lookup)
+        request["labels"] = canonical(labels)
+        request["collections"] |= {c: lookup(c).to_dict() for c in sorted(collections_of(labels))}
+        request["classes"] = None  # the raster's own values, found when it is read
     else:
         if p.features is None:
-            raise GraphError("a classifier needs labelled 'features'", "train-model.inputs.features")
+            raise GraphError("a classifier needs labelled 'features' or a 'labels' raster", "train-model.inputs.features")
         feats = select_features(p.features, features, p.bbox)
         values = sorted({str(v) for f in feats if (v := (f.get("properties") or {}).get(p.label)) is not None})
         if not values:
@@ -162,11 +181,16 @@ def run(request: Mapping[str, Any], progress: Callable[[int, str], None] = lambd
     node = parse_node(request["graph"], colls.__getitem__)
     g = request["grid"]
     grid = Grid.from_bounds(g["crs"], tuple(g["bounds"]), g["width"], g["height"])
-    classes = tuple(ModelClass(int(v), str(n), str(c)) for v, n, c in request["classes"])
+    classes = tuple(ModelClass(int(v), str(n), str(c)) for v, n, c in request["classes"] or ())
     progress(5, "evaluating the feature stack")
     (stack,) = evaluate_region([node], grid, colls.__getitem__, chunk=512)
     x = stack.data.reshape(stack.data.shape[0], -1).T
     valid = stack.mask.ravel() & np.isfinite(x).all(1)
+    if request.get("labels") is not None:  # classes and sample groups come from the class raster
+        (raster,) = evaluate_region([parse_node(request["labels"], colls.__getitem__)], grid, colls.__getitem__, chunk=512)
+        lab, cells, classes, dropped = S.raster_groups(raster.data[0], raster.mask & valid.reshape(raster.mask.shape),
+                                                       p.block, p.class_names or {}, p.min_samples)
+        S.check_counts(cells, lab, {c.value: c.name for c in classes}, p.min_samples)
     rng = np.random.default_rng(p.seed)
     progress(50, "drawing samples")
     if p.method == "kmeans":
@@ -178,9 +202,10 @@ def run(request: Mapping[str, Any], progress: Callable[[int, str], None] = lambd
         report = {"inertia": float(est.inertia_), "samples": int(len(take)),
                   "cluster_sizes": np.bincount(est.labels_, minlength=p.clusters).tolist()}
     else:
-        codes = {c.name: c.value for c in classes}
-        lab = S.labelled(request["features"], p.label, codes, grid.crs)
-        cells = S.interior_cells(lab, grid)
+        if request.get("labels") is None:
+            codes = {c.name: c.value for c in classes}
+            lab = S.labelled(request["features"], p.label, codes, grid.crs)
+            cells = S.interior_cells(lab, grid)
         held = S.split_polygons(lab.labels, p.validation_fraction, rng)
         tc, ty, tg = S.draw(cells, lab.labels, ~held, valid, p.max_samples // len(classes), rng)
         vc, vy, vg = S.draw(cells, lab.labels, held, valid, p.max_validation // len(classes), rng)
@@ -195,6 +220,8 @@ def run(request: Mapping[str, Any], progress: Callable[[int, str], None] = lambd
         report = accuracy_report(vy, pred, classes, len(np.unique(vg)),
                                  {"pixels": int(len(tc)), "polygons": int(len(np.unique(tg)))})
         report["held_out_polygons"] = [lab.ids[i] for i in np.flatnonzero(held)]
+        if request.get("labels") is not None:
+            report["dropped_classes"] = dropped  # too rare in the bbox to train and validate on
     progress(90, "storing the model")
     onnx = to_onnx_bytes(est, x.shape[1])
     kind = "clusterer" if p.method == "kmeans" else "classifier"
