@@ -52,7 +52,9 @@ def test_methods_are_generated_from_the_descriptions(svc, live_server):
     with_raster_input = []
     for p in listing:
         desc = httpx.get(f"{live_server.url}/processes/{p['id']}", timeout=30).json()
-        if any("oneOf" in i["schema"] for i in desc["inputs"].values()):
+        raster = [i for i in desc["inputs"].values()
+                  if any("collection" in (o.get("required") or []) for o in i["schema"].get("oneOf", []))]
+        if raster:  # a raster input: a method of images (workflow processes like burn-severity have none)
             with_raster_input.append(p["id"])
             method = getattr(dem, py_name(p["id"]))  # segment-features -> segment_features
             assert desc["title"] in method.__doc__ and desc["description"] in method.__doc__
