@@ -9,7 +9,8 @@ others):
 - exactextract given the list of date rasters in one call (coverage computed once per polygon);
 - extractrs 0.1.3: a coverage cache built once, then `apply_stat` per date and statistic on the
   raster read with rasterio.
-It checks that every method gives ours' numbers (largest differences printed) and writes
+Each method runs twice and its faster run counts (the same warm caches for all, as in a
+long-running service). It checks that every method gives ours' numbers (largest differences printed) and writes
 bench/out/zonal.json. Data are generated once under var/bench/zonal/.
 """
 from __future__ import annotations
@@ -156,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="1,000 parcels x 12 dates")
     p.add_argument("--parcels", type=int)
     p.add_argument("--dates", type=int)
+    p.add_argument("--repeat", type=int, default=2, help="runs per method, the fastest counts (default 2)")
     a = p.parse_args(argv)
     n_parcels = a.parcels or (1000 if a.quick else 5000)
     n_dates = a.dates or (12 if a.quick else 36)
@@ -170,7 +172,9 @@ def main(argv: list[str] | None = None) -> None:
     results, ref = {}, None
     print(f"{'method':34s} {'seconds':>8s} {'parcel-dates/s':>15s}   max |diff| vs ours 1 worker (mean, count, std)")
     for name, fn in methods:
-        dt, stats = fn()
+        # best of two runs: every method gets the same warm state (files opened, OS and GDAL block
+        # caches, shared by rasterio and extractrs in this process), as a long-running service has
+        dt, stats = min((fn() for _ in range(a.repeat)), key=lambda r: r[0])
         if ref is None:
             ref = stats
         diffs = [float(np.nanmax(np.abs(stats[k] - ref[k]))) for k in ("mean", "count", "std")]
