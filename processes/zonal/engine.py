@@ -10,7 +10,7 @@ chunk it touches is done, so results stream while the rest computes.
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
+import hashlib
 import json
 import math
 from dataclasses import dataclass, replace
@@ -24,7 +24,8 @@ from pyproj import Geod, Transformer
 from ..engine.errors import EngineError
 from ..engine.evaluate import evaluate
 from ..engine.executor import Executor
-from ..engine.graph import CollectionNode, Node, ProcessNode, collections_of
+from ..engine.fanout import fan_out
+from ..engine.graph import CollectionNode, Node, ProcessNode, canonical, collections_of
 from ..engine.grid import Grid, crs_of
 from ..engine.reader import dataset_info
 from ..engine.sources import Source
@@ -86,6 +87,7 @@ class Plan:
             return np.where(self.full > 0, np.asarray(self.area_ha) / self.full, 0.0)
     tasks: tuple[ChunkTask, ...]
     spec: Spec
+    key: str = "zonal"  # names the chunk tasks: equal plans, equal task names (see engine.fanout)
 
 
 def at_date(node: Node, date: str | None) -> Node:
@@ -184,7 +186,20 @@ def plan(features: Sequence[Mapping[str, Any]], spec: Spec, grid_source: str,
             win = grid.window(wc0, wr0, wc1 - wc0, wr1 - wr0)
             tasks.append(ChunkTask(win, grid.window(cc, cr, chunk, chunk), tuple(int(i) for i in inside),
                                    tuple(shapely.to_wkb(geoms[i]) for i in inside), spec, dict(collections)))
-    return Plan(tuple(features), area_ha, np.asarray(full), tuple(tasks), spec)
+    return Plan(tuple(features), area_ha, np.asarray(full), tuple(tasks), spec, _key(tasks, spec, collections))
+
+
+def _key(tasks: Sequence[ChunkTask], spec: Spec, collections: Mapping[str, Source]) -> str:
+    h = hashlib.sha256(json.dumps({
+        "value": canonical(spec.value) if spec.value is not None else None,
+        "columns": [canonical(c) for c in spec.columns or ()], "dates": spec.dates, "statistics": spec.statistics,
+        "quantiles": spec.quantiles, "rule": spec.rule, "mask": repr(spec.mask),
+        "versions": {c: s.version for c, s in sorted(collections.items())}}, sort_keys=True, default=str).encode())
+    for t in tasks:
+        h.update(repr((tuple(t.chunk.transform)[:6], t.grid.width, t.grid.height, t.features)).encode())
+        for g in t.geoms:
+            h.update(g)
+    return "zonal-" + h.hexdigest()[:20]
 
 
 def run_chunk(task: ChunkTask) -> tuple[tuple[int, ...], Partial]:
@@ -227,7 +242,9 @@ def run_chunk(task: ChunkTask) -> tuple[tuple[int, ...], Partial]:
 
 def results(p: Plan, executor: Executor, progress: Callable[[int, int], None] | None = None
             ) -> Iterator[dict[str, Any]]:
-    """Feature results (GeoJSON-like dicts with a `series`), each as soon as its chunks are done."""
+    """Feature results (GeoJSON-like dicts with a `series`), each as soon as its chunks are done.
+    The chunks run as tasks of the executor (engine.fanout: a few per worker in flight, results in
+    order, a chunk whose worker was lost is run again)."""
     n, d = len(p.features), len(p.spec.dates)
     left = np.zeros(n, int)
     for t in p.tasks:
@@ -236,7 +253,7 @@ def results(p: Plan, executor: Executor, progress: Callable[[int, int], None] | 
         yield record(p, int(i), table(p, Partial.empty(1, d), [int(i)]), 0)
     pieces: dict[int, dict[int, Partial]] = {}  # feature -> {task index: its partial there}
     done = 0
-    for t, features, part in _completed(p.tasks, executor):
+    for t, (features, part) in enumerate(fan_out(executor, run_chunk, p.tasks, key=p.key)):
         done += 1
         whole_here = table(p, part, features)
         for k, i in enumerate(features):
@@ -258,23 +275,6 @@ def results(p: Plan, executor: Executor, progress: Callable[[int, int], None] | 
 def _row(part: Partial, k: int) -> Partial:
     return Partial(part.count[k:k + 1], part.sum[k:k + 1], part.sumsq[k:k + 1], part.min[k:k + 1],
                    part.max[k:k + 1], {(0, j): v for (i, j), v in part.values.items() if i == k})
-
-
-def _completed(tasks: Sequence[ChunkTask], executor: Executor) -> Iterator[tuple[int, tuple[int, ...], Partial]]:
-    """(task index, features, partials) in completion order, a few tasks per worker in flight."""
-    if executor.workers <= 1 or len(tasks) <= 1:
-        for t, task in enumerate(tasks):
-            yield (t, *run_chunk(task))
-        return
-    pending: dict[cf.Future, int] = {}
-    queue = list(reversed(range(len(tasks))))
-    while queue or pending:
-        while queue and len(pending) < 2 * executor.workers:
-            t = queue.pop()
-            pending[executor.submit(run_chunk, tasks[t])] = t
-        finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-        for fut in finished:
-            yield (pending.pop(fut), *fut.result())
 
 
 def table(p: Plan, part: Partial, features: Sequence[int]) -> dict[str, np.ndarray]:

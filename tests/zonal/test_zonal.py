@@ -113,3 +113,25 @@ def test_centers_rule_counts_the_pixels_gdal_rasterizes(s2, parcels, tmp_path):
         assert s["count"] == inside.sum(), f["id"]
         if inside.any():
             assert s["mean"] == pytest.approx(float(values[inside].astype(np.float64).mean()), rel=1e-9)
+
+
+def test_on_a_dask_cluster_the_chunks_spread_and_equal_inline(s2, parcels, reference, tmp_path):
+    """A real dask cluster (scheduler + two `dask worker` processes on loopback)."""
+    from processes.engine.executor import make_executor
+
+    from ..servers.dask import dask_cluster
+
+    inline = compute(s2, parcels, chunk=64, **ALL)
+    with dask_cluster(tmp_path, workers=2) as c:
+        ex = make_executor(c.spec)
+        try:
+            got = compute(s2, parcels, chunk=64, executor=ex, **ALL)
+            ran = ex._get_client().run(lambda dask_worker: dask_worker.state.executed_count)
+        finally:
+            ex.shutdown()
+    check(got, reference, parcels)
+    assert len(ran) == 2 and all(n > 0 for n in ran.values()), ran  # both workers computed chunks
+    for fid, rec in inline.items():
+        for a, b in zip(rec["series"], got[fid]["series"]):
+            for k, v in a.items():
+                assert v == pytest.approx(b[k], rel=1e-12, abs=1e-12) if isinstance(v, float) else v == b[k]
