@@ -99,7 +99,9 @@ class FireHistoryParams(BurnParams):
 
     years: tuple[int, ...] | str = Field(..., examples=["2022/2023"],
                                          description="'first/last' or a list of years (at most 8)")
-    output: Literal["last_burned", "times_burned"] = Field("last_burned", description="Which map")
+    output: Literal["last_burned", "times_burned", "max_severity"] = Field(
+        "last_burned", description="Which map: the year each pixel last burned, how many of the years it burned in, "
+                                   "or its worst severity class over the years")
     burned_from: int = Field(1, ge=1, le=4, description="The lowest severity class counted as burned (1 = low)")
 
     @model_validator(mode="after")
@@ -194,6 +196,15 @@ def _fire_history(p: FireHistoryParams, resolve, path: str) -> dict[str, Any]:
     years = years_of(p.years)
     data = yearly_stack(p, years, resolve, path)
     burned = [f"(y{y} >= {p.burned_from})" for y in years]
+    if p.output == "max_severity":
+        formula = f"y{years[0]}"
+        for y in years[1:]:
+            formula = f"maximum({formula}, y{y})"
+        codes = [v for v, _, _ in SEVERITY_CLASSES]
+        expr = {"process": "expression", "inputs": {"data": data, "expression": formula, "name": "max_severity"}}
+        return {"process": "reclassify", "inputs": {
+            "data": expr, "breaks": [c + 0.5 for c in codes[:-1]], "values": codes, "name": "max_severity",
+            "legend": [{"value": v, "name": n, "color": c} for v, n, c in SEVERITY_CLASSES]}}
     if p.output == "last_burned":
         formula = "nan"
         for y, b in zip(years, burned):  # the newest year wins: it is the outermost where()

@@ -59,6 +59,11 @@ def test_fire_history_gives_the_last_year_and_the_count(client):
     burned = last.mask
     assert (burned == count.mask).all() and set(np.unique(count.data[0][count.mask])) <= {1.0, 2.0}
     assert (burned & ~truth.burned_any()).sum() < 0.03 * truth.burned_any().sum()
+    worst = engine(client, "fire-history", {"years": "2022/2023", "output": "max_severity"})
+    sev = {y: engine(client, "burn-severity", {"year": y}) for y in FIRES}
+    both = worst.mask & sev[2022].mask & sev[2023].mask
+    assert both.mean() > 0.4
+    np.testing.assert_array_equal(worst.data[0][both], np.maximum(sev[2022].data[0], sev[2023].data[0])[both])
 
 
 def test_severity_tiles_are_a_class_map_with_a_legend(client):
