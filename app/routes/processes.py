@@ -145,29 +145,6 @@ async def execute(request: Request) -> Response:
     return JSONResponse(doc)
 
 
-async def _execute_analysis(request: Request, pid: str, body) -> Response:
-    """An analysis (e.g. train-model): validated and frozen into a job request, then run as a job
-    (Prefer: respond-async) or in this request within the sync pixel budget."""
-    s = request.app.state.services
-    analysis = ANALYSES[pid]
-    inputs = body.get("inputs", {}) if isinstance(body, dict) else None
-    wants_async = _wants_async(request)
-    budget = s.settings.max_job_pixels if wants_async else s.settings.max_sync_pixels
-    job = await run_in_threadpool(analysis.prepare_request, inputs, s.analysis_context(budget))
-    base = base_url(request)
-    if wants_async:
-        if len(s.jobs.list(status=ACTIVE)) >= s.settings.max_active_jobs:
-            raise Overloaded("too many jobs are waiting or running; retry later", {"Retry-After": "30"})
-        rec = s.jobs.create(pid, job)
-        s.runner.start(rec.jobID)
-        return JSONResponse(rec.status_info() | {"links": job_links(base, rec)}, 201,
-                            headers={"Location": f"{base}/jobs/{rec.jobID}", "Preference-Applied": "respond-async"})
-    with tempfile.TemporaryDirectory() as tmp, load.computing(s.settings.max_sync_executions, "executions", retry_after=5):
-        manifest = await run_in_threadpool(analysis.work_function(), job, Path(tmp), lambda pct, msg="": None)
-        doc = {name: json.loads((Path(tmp) / entry["file"]).read_text()) for name, entry in manifest.items()}
-    return JSONResponse(doc)
-
-
 async def results_landing(request: Request) -> Response:
     """Part 3 response=landingPage: a landing page whose collections list holds the deferred result."""
     from .common import raster_collection

@@ -25,7 +25,7 @@ from ..engine.errors import EngineError
 from ..engine.evaluate import evaluate
 from ..engine.executor import Executor
 from ..engine.fanout import fan_out
-from ..engine.graph import CollectionNode, Node, ProcessNode, canonical, collections_of
+from ..engine.graph import CollectionNode, Node, canonical, collections_of
 from ..engine.grid import Grid, crs_of
 from ..engine.reader import dataset_info
 from ..engine.sources import Source
