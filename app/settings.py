@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     stac_backend: str = Field("embedded", pattern=r"^(embedded|postgres(ql)?://.+)$",
                               description="STAC API backend: 'embedded' (stac-geoparquet + DuckDB, no server) "
                                           "or a postgresql://user:password@host:port/db DSN (pgstac)")
+    jobs_backend: str = Field("embedded", pattern=r"^(embedded|postgres(ql)?://.+)$",
+                              description="Job store: 'embedded' (files in jobs_dir, shared by the web workers) or a "
+                                          "postgresql://user:password@host:port/db DSN (records, run locks and results "
+                                          "in PostgreSQL: replicas share no disk for jobs)")
     models_dir: Path | None = Field(None, description="Model store shared by the workers; default jobs_dir/models")
     model_files_dir: Path | None = Field(None, description="Folder of ONNX files users may register at POST /models")
 

@@ -1,25 +1,30 @@
-"""On-disk job store and runner: lifecycle, safety of ids/paths, restart recovery."""
+"""The job store contract, run against both stores (files; a real PostgreSQL on loopback) and the
+runner: lifecycle, safety of ids/paths, retention, restart recovery, at most one run at a time."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from processes.engine.executor import Executor, make_executor
-from processes.jobs import JobNotFound, JobRecord, JobRunner, JobStore, ResultNotFound
+from processes.jobs import AnyJobStore, JobNotFound, JobRecord, JobRunner, JobStore, PgJobStore, ResultNotFound, open_job_store
 from tests import jobs_work  # noqa: F401  (fails loudly if tests/ is shadowed by another 'tests' package)
+from tests.servers.postgres import postgres_server
 
 W = "tests.jobs_work:"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +34,41 @@ def pool() -> Iterator[Executor]:
     ex.shutdown()
 
 
+@pytest.fixture(scope="module")
+def pg_jobs_dsn(tmp_path_factory) -> Iterator[str]:
+    """One real PostgreSQL for the module (emptied before each test that uses it)."""
+    with postgres_server(tmp_path_factory.mktemp("pg")) as dsn:
+        yield dsn
+
+
+@pytest.fixture(params=["files", "postgresql"])
+def store(request, tmp_path: Path) -> AnyJobStore:
+    if request.param == "files":
+        return JobStore(tmp_path / "jobs")
+    dsn = request.getfixturevalue("pg_jobs_dsn")
+    store = open_job_store(dsn, tmp_path / "jobs")
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("TRUNCATE geodeferred_jobs CASCADE")
+    return store
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> JobStore:
-    return JobStore(tmp_path / "jobs")
+def another(tmp_path: Path) -> Callable[[AnyJobStore], AnyJobStore]:
+    """The same store seen from another process (a restarted web worker; for PostgreSQL another
+    machine: a local folder of its own)."""
+    def make(store: AnyJobStore) -> AnyJobStore:
+        if isinstance(store, JobStore):
+            return JobStore(store.root)
+        return PgJobStore(store.dsn, tmp_path / f"machine-{time.monotonic_ns()}")
+    return make
+
+
+def raw_record(store: AnyJobStore, job_id: str) -> str:
+    """The record as stored (job.json, or the row's JSON)."""
+    if isinstance(store, JobStore):
+        return (store.root / job_id / "job.json").read_text()
+    with psycopg.connect(store.dsn) as c:
+        return c.execute("SELECT record::text FROM geodeferred_jobs WHERE job_id = %s", (job_id,)).fetchone()[0]
 
 
 def wait_status(store: JobStore, job_id: str, *statuses: str, timeout: float = 20) -> JobRecord:
@@ -59,13 +96,13 @@ def crashed_running(store: JobStore, request: dict, attempts: int = 1) -> str:
 def test_create_persists_request_and_record(store: JobStore) -> None:
     rec = store.create("hillshade", {"inputs": {"z": 1}})
     assert rec.status == "accepted" and rec.attempts == 0 and rec.type == "process"
-    d = store.root / rec.jobID
-    assert json.loads((d / "job.json").read_text())["status"] == "accepted"
+    assert json.loads(raw_record(store, rec.jobID))["status"] == "accepted"
     assert store.request(rec.jobID) == {"inputs": {"z": 1}}
     assert store.get(rec.jobID) == rec
     info = rec.status_info()
     assert info["created"].endswith("Z") and "started" not in info and "results" not in info
-    assert [p.name for p in store.root.iterdir()] == [rec.jobID]  # no temp leftovers
+    local = [p.name for p in store.root.iterdir()]
+    assert local == ([rec.jobID] if isinstance(store, JobStore) else [])  # no temp leftovers
 
 
 def test_job_runs_in_worker_and_succeeds(store: JobStore, pool: Executor) -> None:
@@ -98,7 +135,7 @@ def test_failing_job_records_short_error_only(store: JobStore, pool: Executor) -
     rec = wait_status(store, job_id, "failed", "successful")
     assert rec.status == "failed" and rec.finished and rec.results is None
     assert rec.error.startswith("RuntimeError: bad input") and "\n" not in rec.error
-    raw = (store.root / job_id / "job.json").read_text()
+    raw = raw_record(store, job_id)
     assert "Traceback" not in raw and "File \"" not in raw
     assert not (store.root / job_id / "results").exists()  # partial output never published
     with pytest.raises(ResultNotFound):
@@ -180,40 +217,39 @@ def test_list_newest_first_filters_and_paging(store: JobStore) -> None:
     assert store.list(offset=10) == []
 
 
-def test_restart_resumes_job_left_running(store: JobStore, pool: Executor) -> None:
+def test_restart_resumes_job_left_running(store: JobStore, pool: Executor, another) -> None:
     job_id = crashed_running(store, {"text": "again"})
-    fresh = JobStore(store.root)  # a restarted web worker
+    fresh = another(store)  # a restarted web worker
     assert JobRunner(fresh, pool, W + "write_text").recover() == [job_id]
     rec = wait_status(fresh, job_id, "successful", "failed")
     assert rec.status == "successful" and rec.attempts == 2
     assert fresh.result_path(job_id, "result.txt").read_text() == "again"
 
 
-def test_accepted_job_never_started_is_recovered(store: JobStore) -> None:
+def test_accepted_job_never_started_is_recovered(store: JobStore, another) -> None:
     job_id = store.create("echo", {"text": "queued"}).jobID  # web worker died before start()
-    assert JobRunner(JobStore(store.root), make_executor("inline"), W + "write_text").recover() == [job_id]
+    assert JobRunner(another(store), make_executor("inline"), W + "write_text").recover() == [job_id]
     assert store.get(job_id).status == "successful"
 
 
-def test_job_locked_by_live_process_is_not_resubmitted(store: JobStore) -> None:
+def test_job_locked_by_live_process_is_not_resubmitted(store: JobStore, another) -> None:
     job_id = crashed_running(store, {"text": "x"})
-    runner = JobRunner(JobStore(store.root), make_executor("inline"), W + "write_text")
-    fd = os.open(store.root / job_id / "lock", os.O_RDWR | os.O_CREAT)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "another worker is running it"
+    runner = JobRunner(another(store), make_executor("inline"), W + "write_text")
+    lock = store.try_run_lock(job_id)  # "another worker is running it"
+    assert lock is not None
+    with lock:
+        assert store.try_run_lock(job_id) is None
         assert runner.recover() == []
         assert store.get(job_id).status == "running"
-    finally:
-        os.close(fd)
     assert runner.recover() == [job_id]
     assert store.get(job_id).status == "successful"
 
 
-def test_concurrent_recovery_runs_work_once(store: JobStore, tmp_path: Path) -> None:
+def test_concurrent_recovery_runs_work_once(store: JobStore, tmp_path: Path, another) -> None:
     logs = [tmp_path / f"log{i}" for i in range(3)]
     ids = [crashed_running(store, {"log": str(log), "sleep": 0.3}) for log in logs]
     executors = [make_executor("process:2"), make_executor("process:2")]
-    runners = [JobRunner(JobStore(store.root), ex, W + "append_line") for ex in executors]
+    runners = [JobRunner(another(store), ex, W + "append_line") for ex in executors]
     try:
         barrier = threading.Barrier(len(runners))
         results: list[list[str]] = []
@@ -244,7 +280,7 @@ def test_too_many_attempts_fails_explicitly(store: JobStore) -> None:
     assert rec.status == "failed" and rec.message == "interrupted too many times" and rec.finished
 
 
-def test_killed_worker_job_finished_by_new_runner(store: JobStore, tmp_path: Path) -> None:
+def test_killed_worker_job_finished_by_new_runner(store: JobStore, tmp_path: Path, another) -> None:
     pidfile = tmp_path / "pid"
     job_id = store.create("p", {"pidfile": str(pidfile)}).jobID
     old = make_executor("process:1")
@@ -259,7 +295,7 @@ def test_killed_worker_job_finished_by_new_runner(store: JobStore, tmp_path: Pat
         old.shutdown()
     new = make_executor("process:1")
     try:
-        assert JobRunner(JobStore(store.root), new, W + "die_first_time").recover() == [job_id]
+        assert JobRunner(another(store), new, W + "die_first_time").recover() == [job_id]
         rec = wait_status(store, job_id, "successful", "failed")
         assert rec.status == "successful" and rec.attempts == 2
         assert store.result_path(job_id, "done.txt").read_text() == "done"
