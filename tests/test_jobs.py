@@ -21,7 +21,7 @@ import pytest
 from processes.engine.executor import Executor, make_executor
 from processes.jobs import AnyJobStore, JobNotFound, JobRecord, JobRunner, JobStore, PgJobStore, ResultNotFound, open_job_store
 from tests import jobs_work  # noqa: F401  (fails loudly if tests/ is shadowed by another 'tests' package)
-from tests.servers.postgres import postgres_server
+from tests.servers.postgres import postgres_server, restart_postgres
 
 W = "tests.jobs_work:"
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,22 +34,9 @@ def pool() -> Iterator[Executor]:
     ex.shutdown()
 
 
-@pytest.fixture(scope="module")
-def pg_jobs_dsn(tmp_path_factory) -> Iterator[str]:
-    """One real PostgreSQL for the module (emptied before each test that uses it)."""
-    with postgres_server(tmp_path_factory.mktemp("pg")) as dsn:
-        yield dsn
-
-
-@pytest.fixture(params=["files", "postgresql"])
-def store(request, tmp_path: Path) -> AnyJobStore:
-    if request.param == "files":
-        return JobStore(tmp_path / "jobs")
-    dsn = request.getfixturevalue("pg_jobs_dsn")
-    store = open_job_store(dsn, tmp_path / "jobs")
-    with psycopg.connect(dsn, autocommit=True) as c:
-        c.execute("TRUNCATE geodeferred_jobs CASCADE")
-    return store
+@pytest.fixture
+def store(jobs_backend: str, tmp_path: Path) -> AnyJobStore:
+    return open_job_store(jobs_backend, tmp_path / "jobs")
 
 
 @pytest.fixture
@@ -352,3 +339,144 @@ def test_progress_is_throttled_but_its_first_move_always_shows(store: JobStore) 
     assert (store.get(rec.jobID).progress, store.get(rec.jobID).message) == (1, "1 of 72 chunks computed")
     progress(2, "2 of 72 chunks computed")  # throttled
     assert store.get(rec.jobID).progress == 1
+
+
+def test_results_of_several_chunks_read_back_exactly_elsewhere(store: JobStore, another) -> None:
+    """Large, empty and nested result files come back byte for byte through another process (for
+    PostgreSQL: another machine, which fetches them from the database)."""
+    import numpy as np
+
+    size = 2 * 1024 * 1024 + 12345  # 3 chunks of the PostgreSQL store
+    job_id = store.create("p", {"seed": 7, "size": size}).jobID
+    assert JobRunner(store, make_executor("inline"), W + "write_files").start(job_id).result() == "successful"
+    expected = np.random.default_rng(7).integers(0, 256, size, dtype=np.uint8).tobytes()
+    elsewhere = another(store)
+    assert elsewhere.result_path(job_id, "big.bin").read_bytes() == expected
+    assert elsewhere.result_path(job_id, "empty.txt").read_bytes() == b""
+    assert json.loads(elsewhere.result_path(job_id, "sub/part.json").read_text()) == {"n": 1}
+    if isinstance(store, PgJobStore):
+        with psycopg.connect(store.dsn) as c:
+            chunks = c.execute("SELECT name, count(*), max(octet_length(data)) FROM geodeferred_job_results "
+                               "WHERE job_id = %s GROUP BY name ORDER BY name", (job_id,)).fetchall()
+        assert chunks == [("big.bin", 3, 1 << 20), ("empty.txt", 1, 0), ("sub/part.json", 1, 8)]
+
+
+def _finished(store: JobStore, texts: list[str]) -> list[str]:
+    ids = []
+    for text in texts:
+        ids.append(store.create("echo", {"text": text}).jobID)
+        assert JobRunner(store, make_executor("inline"), W + "write_text").start(ids[-1]).result() == "successful"
+    return ids
+
+
+def test_expire_by_age_and_by_size_oldest_first(store: JobStore) -> None:
+    ids = _finished(store, ["a" * 100, "b" * 200, "c" * 300])
+    assert store.expire(timedelta(days=1)) == []  # young, no size bound
+    assert store.expire(timedelta(days=1), max_bytes=350) == ids[:2]  # 600 bytes: the two oldest go
+    for job_id in ids[:2]:
+        rec = store.get(job_id)
+        assert rec.expired and rec.results is None and rec.message == "results expired" and rec.status == "successful"
+        with pytest.raises(ResultNotFound):
+            store.result_path(job_id, "result.txt")
+    assert store.result_path(ids[2], "result.txt").read_text() == "c" * 300
+    assert store.expire(timedelta(0)) == [ids[2]]
+    assert store.expire(timedelta(0)) == []  # once only
+    assert [r.jobID for r in store.list()] == ids[::-1]  # records stay
+
+
+def test_expired_results_cached_elsewhere_are_not_served(store: JobStore, another) -> None:
+    """A result read (and cached) by another replica is refused there once it expired, and its
+    copy goes at that replica's next housekeeping."""
+    (job_id,) = _finished(store, ["cached"])
+    elsewhere = another(store)
+    cached = elsewhere.result_path(job_id, "result.txt")
+    assert cached.read_text() == "cached"
+    assert store.expire(timedelta(0)) == [job_id]
+    with pytest.raises(ResultNotFound):
+        elsewhere.result_path(job_id, "result.txt")
+    assert elsewhere.expire(timedelta(0)) == []
+    assert not cached.exists()
+
+
+RUN_ONE = ("import sys; from processes.jobs import open_job_store, run_job; "
+           "print(run_job(open_job_store(sys.argv[1], sys.argv[2]), sys.argv[3], sys.argv[4]))")
+
+
+def test_runner_process_killed_mid_run_is_resumed_exactly_once(store: JobStore, jobs_backend: str,
+                                                                tmp_path: Path, another) -> None:
+    """A process running a job is SIGKILLed: its run lock goes with it (for PostgreSQL the server
+    ends its session), and of two processes recovering at once exactly one runs the job again."""
+    log, pidfile = tmp_path / "log", tmp_path / "pid"
+    job_id = store.create("p", {"log": str(log), "pidfile": str(pidfile)}).jobID
+    local = store.root if isinstance(store, JobStore) else tmp_path / "runner"  # PostgreSQL: another machine
+    proc = subprocess.Popen([sys.executable, "-c", RUN_ONE, jobs_backend, str(local), job_id,
+                             W + "log_and_hang_first_time"], cwd=ROOT)
+    try:
+        wait_file(pidfile)
+        assert int(pidfile.read_text()) == proc.pid and store.get(job_id).status == "running"
+        assert JobRunner(another(store), make_executor("inline"), W + "log_and_hang_first_time").recover() == []
+    finally:
+        proc.kill()
+        proc.wait(10)
+    deadline = time.monotonic() + 10  # the server notices the closed connection at once
+    while (lock := store.try_run_lock(job_id)) is None:
+        assert time.monotonic() < deadline, "the run lock outlived its process"
+        time.sleep(0.02)
+    lock.release()
+    executors = [make_executor("process:1"), make_executor("process:1")]
+    try:
+        runners = [JobRunner(another(store), ex, W + "log_and_hang_first_time") for ex in executors]
+        barrier = threading.Barrier(len(runners))
+        resumed: list[list[str]] = []
+
+        def recover(r: JobRunner) -> None:
+            barrier.wait()
+            resumed.append(r.recover())
+
+        threads = [threading.Thread(target=recover, args=(r,)) for r in runners]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        rec = wait_status(store, job_id, "successful", "failed")
+        time.sleep(0.5)  # a duplicate submission, if any, has had its chance to run
+        assert rec.status == "successful" and rec.attempts == 2
+        pids = log.read_text().split()
+        assert len(pids) == 2 and pids[0] == str(proc.pid) and pids[1] != pids[0]
+        assert another(store).result_path(job_id, "done.txt").read_text() == "done"
+    finally:
+        for ex in executors:
+            ex.shutdown()
+
+
+def test_nothing_lost_across_a_postgresql_restart(tmp_path: Path, another) -> None:
+    """Records, requests and results survive a restart of the database server; the same store
+    reconnects by itself, and a job accepted before the restart runs after it."""
+    with postgres_server(tmp_path / "pg") as dsn:
+        store = open_job_store(dsn, tmp_path / "a")
+        (done,) = _finished(store, ["kept"])
+        waiting = store.create("echo", {"text": "later"}).jobID
+        restart_postgres(dsn)
+        assert store.get(done).status == "successful" and store.request(waiting) == {"text": "later"}
+        assert another(store).result_path(done, "result.txt").read_text() == "kept"
+        assert JobRunner(store, make_executor("inline"), W + "write_text").recover() == [waiting]
+        assert store.result_path(waiting, "result.txt").read_text() == "later"
+        assert store.migrate() == 1
+        with psycopg.connect(dsn) as c:
+            assert c.execute("SELECT version FROM geodeferred_jobs_schema").fetchall() == [(1,)]
+
+
+def test_replicas_starting_together_migrate_once(empty_jobs_db: str, tmp_path: Path) -> None:
+    with psycopg.connect(empty_jobs_db, autocommit=True) as c:
+        c.execute("DROP TABLE geodeferred_job_results, geodeferred_jobs, geodeferred_jobs_schema")
+        c.execute("DROP SEQUENCE geodeferred_job_lock_keys")
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda i=i: results.append(open_job_store(empty_jobs_db, tmp_path / str(i)).migrate()))
+               for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [1, 1, 1, 1]
+    with psycopg.connect(empty_jobs_db) as c:
+        assert c.execute("SELECT version FROM geodeferred_jobs_schema").fetchall() == [(1,)]
