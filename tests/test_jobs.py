@@ -73,6 +73,23 @@ def wait_file(path: Path, timeout: float = 20) -> None:
         time.sleep(0.02)
 
 
+def recover_at_once(runners: list[JobRunner]) -> list[list[str]]:
+    """recover() on every runner at the same moment, each in a thread of its own."""
+    barrier = threading.Barrier(len(runners))
+    results: list[list[str]] = []
+
+    def recover(r: JobRunner) -> None:
+        barrier.wait()
+        results.append(r.recover())
+
+    threads = [threading.Thread(target=recover, args=(r,)) for r in runners]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
 def crashed_running(store: JobStore, request: dict, attempts: int = 1) -> str:
     """A job as a worker killed mid-run leaves it: running, nobody holding its lock."""
     job_id = store.create("p", request).jobID
@@ -238,18 +255,7 @@ def test_concurrent_recovery_runs_work_once(store: JobStore, tmp_path: Path, ano
     executors = [make_executor("process:2"), make_executor("process:2")]
     runners = [JobRunner(another(store), ex, W + "append_line") for ex in executors]
     try:
-        barrier = threading.Barrier(len(runners))
-        results: list[list[str]] = []
-
-        def recover(r: JobRunner) -> None:
-            barrier.wait()
-            results.append(r.recover())
-
-        threads = [threading.Thread(target=recover, args=(r,)) for r in runners]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        recover_at_once(runners)
         for job_id in ids:
             assert wait_status(store, job_id, "successful", "failed").status == "successful"
         time.sleep(0.5)  # let any duplicate submission finish (it must find the job final)
@@ -425,19 +431,7 @@ def test_runner_process_killed_mid_run_is_resumed_exactly_once(store: JobStore, 
     lock.release()
     executors = [make_executor("process:1"), make_executor("process:1")]
     try:
-        runners = [JobRunner(another(store), ex, W + "log_and_hang_first_time") for ex in executors]
-        barrier = threading.Barrier(len(runners))
-        resumed: list[list[str]] = []
-
-        def recover(r: JobRunner) -> None:
-            barrier.wait()
-            resumed.append(r.recover())
-
-        threads = [threading.Thread(target=recover, args=(r,)) for r in runners]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        recover_at_once([JobRunner(another(store), ex, W + "log_and_hang_first_time") for ex in executors])
         rec = wait_status(store, job_id, "successful", "failed")
         time.sleep(0.5)  # a duplicate submission, if any, has had its chance to run
         assert rec.status == "successful" and rec.attempts == 2
