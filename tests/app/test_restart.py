@@ -60,3 +60,20 @@ def test_interrupted_job_is_resumed_on_start(settings, tmp_path, jobs_backend):
         assert st["status"] == "successful", st
         stats = c.get(f"/jobs/{rec.jobID}/results").json()["statistics"]
         assert stats["hillshade"]["count"] == 10000
+
+
+def test_features_of_an_analysis_job_served_by_another_machine(settings, tmp_path, empty_jobs_db):
+    """With PostgreSQL, a job's GeoJSON result is a features collection on a service that shares no
+    disk with the one that ran it (it fetches the file from the database)."""
+    s = fresh_settings(settings, tmp_path, empty_jobs_db)
+    body = {"inputs": {"features": {"collection": "parcels"}, "statistics": ["mean", "count"]}}
+    with TestClient(create_app(s)) as c:
+        r = c.post("/processes/zonal-statistics/execution", json=body, headers={"Prefer": "respond-async"})
+        st = wait_job(c, r.headers["location"].replace("http://testserver", ""), timeout=120)
+        assert st["status"] == "successful", st
+        cid = next(ln["href"] for ln in st["links"] if ln["rel"] == "collection").rsplit("/", 1)[1]
+        here = c.get(f"/collections/{cid}/items", params={"limit": 1000}).json()
+    with TestClient(create_app(restarted(s, tmp_path))) as c:
+        there = c.get(f"/collections/{cid}/items", params={"limit": 1000}).json()
+    assert there["numberMatched"] == here["numberMatched"] > 0
+    assert there["features"] == here["features"]
