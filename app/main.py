@@ -17,7 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from demodata import build_demo_data
 from processes.deployed import DeployedStore
 from processes.engine.executor import make_executor
-from processes.jobs import JobRunner, JobStore
+from processes.jobs import JobRunner, open_job_store
 from processes.models.store import ModelStore
 from processes.ops import _models as model_registry
 
@@ -43,7 +43,7 @@ def build_services(settings: Settings) -> Services:
     catalog = load_catalog(settings, demo)
     model_store = open_model_store(settings)
     executor = make_executor(settings.executor)
-    store = JobStore(settings.jobs_dir / "jobs")
+    store = open_job_store(settings.jobs_backend, settings.jobs_dir / "jobs")
     runner = JobRunner(store, executor, "processes.execute:run_job_work", coordinators=settings.job_coordinators)
     return Services(settings, catalog, GraphStore(settings.jobs_dir / "graphs", settings.retention_hours * 3600), store, runner, executor,
                     make_tile_cache(settings.tile_cache, settings.tile_cache_entries),

@@ -12,7 +12,7 @@ from processes.analysis import Context
 from processes.engine.sources import Source
 from processes.deployed import DeployedStore
 from processes.engine.vectors import GeoJSONFile
-from processes.jobs import JobNotFound, JobRunner, JobStore
+from processes.jobs import AnyJobStore, JobNotFound, JobRunner
 from processes.models.store import ModelStore
 
 from .catalog import Catalog, CollectionConfig, FeatureEntry
@@ -27,7 +27,7 @@ class Services:
     settings: Settings
     catalog: Catalog
     graphs: GraphStore
-    jobs: JobStore
+    jobs: AnyJobStore
     runner: JobRunner
     executor: Executor
     tiles: TileCache

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
                                  "submissions get 503 + Retry-After")
     retention_hours: float = Field(168.0, gt=0, description="Finished jobs' results and stored workflow results "
                                    "expire this long after they finish (or were last stored); then 410 Gone")
-    max_results_mb: int = Field(10240, ge=1, description="Disk the results of finished jobs may use; the oldest "
+    max_results_mb: int = Field(10240, ge=1, description="Space (disk, or PostgreSQL) the results of finished jobs may use; the oldest "
                                 "expire first past it")
     housekeeping_interval: float = Field(60.0, gt=0, description="Seconds between job recovery and expiry passes")
     max_sync_zonal_pixels: int = Field(150_000_000, ge=1, description="Most pixel reads (window pixels x dates) "
@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     stac_backend: str = Field("embedded", pattern=r"^(embedded|postgres(ql)?://.+)$",
                               description="STAC API backend: 'embedded' (stac-geoparquet + DuckDB, no server) "
                                           "or a postgresql://user:password@host:port/db DSN (pgstac)")
+    jobs_backend: str = Field("embedded", pattern=r"^(embedded|postgres(ql)?://.+)$",
+                              description="Job store: 'embedded' (files in jobs_dir, shared by the web workers) or a "
+                                          "postgresql://user:password@host:port/db DSN (records, run locks and results "
+                                          "in PostgreSQL: replicas share no disk for jobs)")
     models_dir: Path | None = Field(None, description="Model store shared by the workers; default jobs_dir/models")
     model_files_dir: Path | None = Field(None, description="Folder of ONNX files users may register at POST /models")
 

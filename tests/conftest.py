@@ -105,3 +105,32 @@ def serve_app() -> Iterator[Callable[[Any], str]]:
     yield start
     for server in servers:
         server.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def jobs_postgres(tmp_path_factory) -> Iterator[str]:
+    """One real PostgreSQL on loopback for the session's PostgreSQL job stores."""
+    from tests.servers.postgres import postgres_server
+
+    with postgres_server(tmp_path_factory.mktemp("jobs-postgres")) as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def empty_jobs_db(jobs_postgres: str) -> str:
+    """The DSN of the session's job database, migrated and emptied for this test."""
+    import psycopg
+
+    from processes.jobs.pg import migrate
+
+    with psycopg.connect(jobs_postgres, autocommit=True) as c:
+        migrate(c)
+        c.execute("SET lock_timeout = '20s'")
+        c.execute("TRUNCATE geodeferred_jobs CASCADE")
+    return jobs_postgres
+
+
+@pytest.fixture(params=["embedded", "postgresql"])
+def jobs_backend(request) -> str:
+    """Each job store in turn, as the GEODEFERRED_JOBS_BACKEND value."""
+    return "embedded" if request.param == "embedded" else request.getfixturevalue("empty_jobs_db")

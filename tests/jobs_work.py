@@ -66,3 +66,34 @@ def die_first_time(process_id: str, request: dict[str, Any], results_dir: Path, 
         time.sleep(60)
     (results_dir / "done.txt").write_text("done")
     return {"done": {"file": "done.txt", "mediaType": "text/plain"}}
+
+
+def write_files(process_id: str, request: dict[str, Any], results_dir: Path, progress: Progress) -> dict[str, Any]:
+    """A large file (request['size'] seeded random bytes: several database chunks), an empty one and
+    a nested one."""
+    import numpy as np
+
+    data = np.random.default_rng(request["seed"]).integers(0, 256, request["size"], dtype=np.uint8).tobytes()
+    (results_dir / "big.bin").write_bytes(data)
+    (results_dir / "empty.txt").write_bytes(b"")
+    (results_dir / "sub").mkdir()
+    (results_dir / "sub" / "part.json").write_text('{"n": 1}')
+    return {"big": {"file": "big.bin", "mediaType": "application/octet-stream"},
+            "empty": {"file": "empty.txt", "mediaType": "text/plain"},
+            "part": {"file": "sub/part.json", "mediaType": "application/json"}}
+
+
+def log_and_hang_first_time(process_id: str, request: dict[str, Any], results_dir: Path, progress: Progress) -> dict[str, Any]:
+    """Every execution appends its pid to request['log']; the first one then publishes its pid and
+    hangs (to be SIGKILLed), later ones succeed."""
+    log = Path(request["log"])
+    first = not log.exists()
+    with open(log, "a") as f:
+        f.write(f"{os.getpid()}\n")
+    if first:
+        pidfile = Path(request["pidfile"])
+        pidfile.with_suffix(".tmp").write_text(str(os.getpid()))
+        pidfile.with_suffix(".tmp").replace(pidfile)
+        time.sleep(60)
+    (results_dir / "done.txt").write_text("done")
+    return {"done": {"file": "done.txt", "mediaType": "text/plain"}}

@@ -16,19 +16,19 @@ import functools
 import importlib
 import json
 import logging
-import os
 import shutil
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .store import ACTIVE, FINAL, _WORK_RE, JobDismissed, JobNotFound, JobStore, _now, _try_flock, _short_error
+from .records import ACTIVE, FINAL, _WORK_RE, JobDismissed, JobNotFound, RunLock, _now, _short_error
 
 if TYPE_CHECKING:  # pragma: no cover
     from processes.engine.executor import Executor
+
+    from . import AnyJobStore as JobStore
 
 log = logging.getLogger(__name__)
 _LOCK_RETRIES, _LOCK_RETRY_SLEEP = 20, 0.05  # ride out a recover() probe holding the lock briefly
@@ -65,34 +65,31 @@ class _Progress:
             raise JobDismissed(self.job_id)
 
 
-def run_job(store_root: str, job_id: str, work: str, executor: Executor | None = None,
+def run_job(store: JobStore, job_id: str, work: str, executor: Executor | None = None,
             stopping: threading.Event | None = None) -> str:
-    """Executor entry point (module-level, picklable): run one job at most once at a time.
-    With an executor (coordinated jobs), the work gets it to fan its parts out.
+    """Executor entry point (module-level; the store pickles as its location): run one job at most
+    once at a time. With an executor (coordinated jobs), the work gets it to fan its parts out.
 
     Returns the job status it left behind, "busy" if another live process runs it,
     or "missing" if the job was purged.
     """
-    store = JobStore(store_root)
     try:
-        fd = _acquire(store.lock_path(job_id))
+        lock = _acquire(store, job_id)
     except JobNotFound:
         return "missing"
-    if fd is None:
+    if lock is None:
         return "busy"
-    try:
+    with lock:  # also released by the system if this process dies
         return _run_locked(store, job_id, work, executor, stopping)
-    finally:
-        os.close(fd)  # also released by the kernel if this process dies
 
 
-def _acquire(lock: Path) -> int | None:
+def _acquire(store: JobStore, job_id: str) -> RunLock | None:
     """The run lock, retried briefly: a recover() probe holds it only for milliseconds,
     a live runner holds it for the whole run."""
     for _ in range(_LOCK_RETRIES):
-        fd = _try_flock(lock)
-        if fd is not None:
-            return fd
+        lock = store.try_run_lock(job_id)
+        if lock is not None:
+            return lock
         time.sleep(_LOCK_RETRY_SLEEP)
     return None
 
@@ -151,9 +148,9 @@ class JobRunner:
         """Queue the job in the executor; returns at once with the executor's future."""
         self.store.get(job_id)  # JobNotFound early, in the caller
         if self._threads is not None:
-            fut = self._threads.submit(run_job, str(self.store.root), job_id, self.work, self.executor, self._stopping)
+            fut = self._threads.submit(run_job, self.store, job_id, self.work, self.executor, self._stopping)
         else:
-            fut = self.executor.submit(run_job, str(self.store.root), job_id, self.work)
+            fut = self.executor.submit(run_job, self.store, job_id, self.work)
         fut.add_done_callback(functools.partial(self._on_done, job_id))
         return fut
 
@@ -171,12 +168,12 @@ class JobRunner:
     def recover_job(self, job_id: str) -> bool:
         """Resubmit one job if no live process holds its lock; give up after max_attempts."""
         try:
-            fd = _try_flock(self.store.lock_path(job_id))
+            lock = self.store.try_run_lock(job_id)
         except JobNotFound:
             return False  # purged meanwhile
-        if fd is None:
+        if lock is None:
             return False  # a live process runs it
-        try:  # while we hold the lock no runner can start, so the checks below are stable
+        with lock:  # while we hold the lock no runner can start, so the checks below are stable
             rec = self.store.get(job_id)
             if rec.status in FINAL:
                 return False
@@ -186,8 +183,6 @@ class JobRunner:
                                   error=f"{msg} ({rec.attempts} attempts)", finished=_now())
                 log.error("job %s failed: %s", job_id, msg)
                 return False
-        finally:
-            os.close(fd)
         self.start(job_id)
         return True
 

@@ -17,8 +17,8 @@ BODY = {"inputs": {"data": {"collection": "dem"}, "bbox": [5, 40, 15, 48], "widt
 
 
 @pytest.fixture
-def c(settings, tmp_path):
-    with TestClient(create_app(settings.model_copy(update={"jobs_dir": tmp_path}))) as client:
+def c(settings, tmp_path, jobs_backend):
+    with TestClient(create_app(settings.model_copy(update={"jobs_dir": tmp_path, "jobs_backend": jobs_backend}))) as client:
         yield client
 
 
@@ -67,8 +67,8 @@ def test_expired_workflow_result_is_gone_until_stored_again(c):
     assert c.get(tile).status_code == 200
 
 
-def test_housekeeping_applies_the_policy(settings, tmp_path):
-    s = settings.model_copy(update={"jobs_dir": tmp_path, "retention_hours": 2e-5})  # 72 ms
+def test_housekeeping_applies_the_policy(settings, tmp_path, jobs_backend):
+    s = settings.model_copy(update={"jobs_dir": tmp_path, "retention_hours": 2e-5, "jobs_backend": jobs_backend})  # 72 ms
     with TestClient(create_app(s)) as c:
         url = _job(c)
         time.sleep(0.1)

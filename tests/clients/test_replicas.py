@@ -1,11 +1,14 @@
 """Stateless replicas: two gunicorn masters behind a real nginx, sharing a real Redis tile cache
-and one job store. Tiles have the same ETag and bytes from either replica and are computed once;
-any replica answers any job; a job whose replica is killed is resumed by the other."""
+and one job store: files in a shared GEODEFERRED_JOBS_DIR, or a real PostgreSQL (then each replica
+has a jobs dir of its own: they share no disk for jobs). Tiles have the same ETag and bytes from
+either replica and are computed once; any replica answers any job; a job whose replica is killed
+is resumed by the other."""
 from __future__ import annotations
 
 import os
 import signal
 import time
+import uuid
 from typing import Iterator
 
 import httpx
@@ -20,9 +23,19 @@ from .test_gunicorn import BIG_JOB, SMALL_JOB, Gunicorn, poll_job
 TILE = "/collections/dem/map/tiles/WebMercatorQuad/{z}/{y}/{x}?algorithm=hillshade"
 
 
-@pytest.fixture(scope="module")
-def stack(settings, tmp_path_factory) -> Iterator[dict]:
+def _new_database(dsn: str) -> str:
+    import psycopg
+
+    name = f"replicas_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    return dsn.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="module", params=["shared-dir", "postgresql"])
+def stack(request, settings, tmp_path_factory) -> Iterator[dict]:
     tmp = tmp_path_factory.mktemp("replicas")
+    backend = "embedded" if request.param == "shared-dir" else _new_database(request.getfixturevalue("jobs_postgres"))
     with redis_server(tmp) as redis_url:
         replicas: list[Gunicorn] = []
         try:
@@ -31,7 +44,8 @@ def stack(settings, tmp_path_factory) -> Iterator[dict]:
                 env = {k: v for k, v in os.environ.items() if not k.startswith("GEODEFERRED_")}
                 env.update(GEODEFERRED_PORT=str(port), GEODEFERRED_HOST="127.0.0.1", GEODEFERRED_WORKERS="1",
                            GEODEFERRED_DATA_DIR=str(settings.data_dir), GEODEFERRED_DEM_WIDTH=str(settings.dem_width),
-                           GEODEFERRED_JOBS_DIR=str(tmp / "jobs"), GEODEFERRED_EXECUTOR="process:1",
+                           GEODEFERRED_JOBS_DIR=str(tmp / ("jobs" if backend == "embedded" else f"jobs-{i}")),
+                           GEODEFERRED_JOBS_BACKEND=backend, GEODEFERRED_EXECUTOR="process:1",
                            GEODEFERRED_TILE_CACHE=redis_url, GEODEFERRED_HOUSEKEEPING_INTERVAL="1",
                            GUNICORN_CMD_ARGS=f"--control-socket {tmp / f'gunicorn-{i}.ctl'}")
                 g = Gunicorn(env, port, tmp / f"gunicorn-{i}.log")

@@ -93,13 +93,27 @@ def postgres_server(tmp_path: Path) -> Iterator[str]:
         if not started:
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else done.stderr
             raise RuntimeError(f"PostgreSQL did not start: {tail}")
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        _RESTART[dsn] = prefix + [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-m", "fast", "-w",
+                                  "-t", str(START_TIMEOUT_S), "restart"]
+        yield dsn
+        _RESTART.pop(dsn, None)
     finally:
         if started:
             subprocess.run(prefix + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
                            capture_output=True, timeout=START_TIMEOUT_S)
         if user:
             shutil.rmtree(root, ignore_errors=True)
+
+
+_RESTART: dict[str, list[str]] = {}  # DSN of a running server -> its restart command
+
+
+def restart_postgres(dsn: str) -> None:
+    """Stop the server of `dsn` (fast shutdown: sessions are cut) and start it again, same options."""
+    done = subprocess.run(_RESTART[dsn], capture_output=True, text=True, timeout=START_TIMEOUT_S * 2)
+    if done.returncode != 0:
+        raise RuntimeError(f"pg_ctl restart failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
 
 
 @pytest.fixture
