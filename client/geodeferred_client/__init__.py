@@ -14,9 +14,10 @@ from .errors import (ConflictError, InvalidRequest, JobFailed, NotFoundError, No
 from .features import Features
 from .job import Job
 from .lazy import Collection, Image, Result
+from .models import Model
 from .results import TileLayer
 from .service import Service
 
-__all__ = ["Service", "Image", "Collection", "Result", "Features", "Job", "TileLayer", "ServiceError",
+__all__ = ["Service", "Image", "Collection", "Result", "Features", "Model", "Job", "TileLayer", "ServiceError",
            "InvalidRequest", "NotFoundError", "ConflictError", "ServerError", "JobFailed", "NotSupported"]
 __version__ = "0.1.0"

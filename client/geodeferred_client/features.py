@@ -34,6 +34,15 @@ class Features:
     def url(self) -> str:
         return f"{self._svc.url}/collections/{self.id}"
 
+    def to_dict(self) -> dict[str, Any]:
+        """This selection as a process input (`{"collection", "filter", "bbox"}`): the service selects."""
+        out: dict[str, Any] = {"collection": self.url}
+        if self._cql2:
+            out |= {"filter": _joined(self._cql2), "filter-lang": "cql2-text"}
+        if self._bbox:
+            out["bbox"] = [float(v) for v in self._bbox]
+        return out
+
     def _server_filters(self) -> bool:
         conf = raise_for_problem(self._svc.http.get(f"{self._svc.url}/conformance")).json()["conformsTo"]
         return FILTER_CONF in conf
@@ -51,9 +60,9 @@ class Features:
             params["bbox"] = ",".join(map(str, self._bbox))
         test = None
         if self._cql2 and self._server_filters():
-            params |= {"filter": " AND ".join(f"({c})" for c in self._cql2), "filter-lang": "cql2-text"}
+            params |= {"filter": _joined(self._cql2), "filter-lang": "cql2-text"}
         elif self._cql2:
-            test = _local_filter(" AND ".join(f"({c})" for c in self._cql2))
+            test = _local_filter(_joined(self._cql2))
         for f in self._pages(params):
             if test is None or test(f.get("properties") or {}):
                 yield f
@@ -76,3 +85,7 @@ def _local_filter(text: str):
         raise NotSupported("this server does not filter features (no Features Part 3); install pygeofilter "
                            "(geodeferred-client[filter]) to filter them here") from None
     return NativeEvaluator(use_getattr=False).evaluate(parse(text))
+
+
+def _joined(cql2: tuple[str, ...]) -> str:
+    return cql2[0] if len(cql2) == 1 else " AND ".join(f"({c})" for c in cql2)

@@ -60,13 +60,16 @@ class Job:
         return self
 
     def result(self, xarray: bool = False) -> Any:
-        """Wait, then the outputs: a raster output as an array (the only one: the array itself), JSON as is."""
+        """Wait, then the outputs: a raster output as an array, a JSON one (inline or linked) as its
+        document; the only output itself, else a dict by output name."""
         self.wait(progress=False)
         doc = raise_for_problem(self._svc.http.get(f"{self.url}/results")).json()
         out = {}
         for name, value in doc.items():
             if isinstance(value, dict) and "href" in value and "tiff" in value.get("type", ""):
                 out[name] = to_array(raise_for_problem(self._svc.http.get(value["href"])).content, xarray)
+            elif isinstance(value, dict) and "href" in value and "json" in value.get("type", ""):
+                out[name] = raise_for_problem(self._svc.http.get(value["href"])).json()  # e.g. GeoJSON features
             else:
                 out[name] = value
         return next(iter(out.values())) if len(out) == 1 else out

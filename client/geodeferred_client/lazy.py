@@ -10,6 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .errors import NotSupported
+from .models import Model
 
 if TYPE_CHECKING:
     from .job import Job
@@ -77,6 +78,8 @@ class Result:
 def _plain(v: Any) -> Any:
     if isinstance(v, Result):
         return v._nested()
+    if isinstance(v, Model):
+        return v.id
     if isinstance(v, (list, tuple)):
         return [_plain(x) for x in v]
     if isinstance(v, Mapping):
@@ -133,6 +136,33 @@ class Image(Result):
         return self._svc._execute(self._process, body)
 
     get = statistics
+
+    def zonal_statistics(self, features: Any, statistics: Any = None, datetime: str | None = None, *,
+                         percentiles: Any = None, cloud_mask: Any = None, coverage: str | None = None,
+                         stream: bool = False, job: bool | None = None) -> Any:
+        """Statistics of this one-band image per feature and date (the service's `zonal-statistics`
+        process): `features` is `svc.features(id)` (with .filter(cql2) / .bbox()), GeoJSON or a
+        GeoDataFrame; `statistics` e.g. ["mean", "std", "count"]; `datetime` an instant or interval.
+        Returns one row per feature and date: a GeoDataFrame (geopandas), else a pandas DataFrame,
+        else a list of dicts. `stream=True`: an iterator of rows, each feature's as soon as it is
+        computed. `job=True` runs a job; by default a request over the sync budget becomes one."""
+        from . import zonal
+
+        given = {"statistics": statistics, "datetime": datetime, "percentiles": percentiles,
+                 "cloud_mask": cloud_mask, "coverage": coverage}
+        body = self._svc._build(zonal.PROCESS, zonal.inputs(self, features, **given))._body()
+        if stream:
+            return zonal.stream(self, body)
+        return zonal.table(zonal.compute(self, body, job))
+
+    def train(self, features: Any = None, *, progress: bool = True, **options: Any) -> Model:
+        """Fit a classifier on labelled `features` (svc.features(id)..., GeoJSON or a GeoDataFrame)
+        over this image's bands as a job (the service's `train-model`; options such as method=,
+        label=, resolution=, name=, clusters= as in `help(svc.processes.train_model)`). Returns the
+        stored Model: `.report` (accuracy on held-out polygons), `img.classify(model)`."""
+        from .models import train
+
+        return train(self, features, progress, options)
 
     def select(self, *bands: str) -> "Image":
         """Keep these bands (an `expression` naming them)."""

@@ -83,18 +83,25 @@ def split_inputs(desc: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     return rasters, params
 
 
+def _required(inp: Mapping[str, Any]) -> bool:
+    return inp.get("minOccurs", 0) >= 1 and "default" not in inp.get("schema", {})
+
+
 def signature(desc: Mapping[str, Any], bound: str | None) -> inspect.Signature:
-    """Raster inputs (but the one `self` fills) positional; parameters keyword-only with the server's defaults."""
+    """Positional: the required raster inputs (but the one `self` fills), the required parameters
+    (`classify(model)`), then the optional raster inputs (None: left out); the other parameters are
+    keyword-only with the server's defaults."""
     inputs = desc.get("inputs", {})
     rasters, params = split_inputs(desc)
     P = inspect.Parameter
     out = [P("self", P.POSITIONAL_ONLY)] if bound else []
-    out += [P(n, P.POSITIONAL_OR_KEYWORD, annotation="Image") for n in rasters if n != bound]
-    for n in params:
-        schema = inputs[n].get("schema", {})
-        required = inputs[n].get("minOccurs", 0) >= 1 and "default" not in schema
-        out.append(P(n, P.KEYWORD_ONLY, default=P.empty if required else schema.get("default"),
-                     annotation=_annotation(schema)))
+    out += [P(n, P.POSITIONAL_OR_KEYWORD, annotation="Image") for n in rasters if n != bound and _required(inputs[n])]
+    out += [P(n, P.POSITIONAL_OR_KEYWORD, annotation=_annotation(inputs[n].get("schema", {})))
+            for n in params if _required(inputs[n])]
+    out += [P(n, P.POSITIONAL_OR_KEYWORD, default=None, annotation="Image | None")
+            for n in rasters if n != bound and not _required(inputs[n])]
+    out += [P(n, P.KEYWORD_ONLY, default=inputs[n].get("schema", {}).get("default"),
+              annotation=_annotation(inputs[n].get("schema", {}))) for n in params if not _required(inputs[n])]
     return inspect.Signature(out)
 
 
@@ -120,9 +127,11 @@ def make_method(desc: Mapping[str, Any], build: Callable[[str, dict[str, Any]], 
     """A function (a method when `bound` names the raster input `self` fills) that calls `build(pid, inputs)`."""
     sig = signature(desc, bound)
     pid = desc["id"]
+    optional_rasters = {n for n in split_inputs(desc)[0] if not _required(desc["inputs"][n])}
 
     def method(*args: Any, **kwargs: Any) -> Any:
         arguments = sig.bind(*args, **kwargs).arguments  # only what the caller gave: the server fills defaults
+        arguments = {k: v for k, v in arguments.items() if not (v is None and k in optional_rasters)}
         inputs = {bound: arguments.pop("self")} if bound else {}
         inputs.update(arguments)
         return build(pid, inputs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import httpx
 
@@ -13,6 +13,7 @@ from .errors import NotSupported, raise_for_problem
 from .features import Features
 from .job import Job
 from .lazy import Collection, Image, Result
+from .models import Model
 from .results import TileLayer, to_array
 
 PLACEHOLDER = "$input"
@@ -81,7 +82,7 @@ class Service:
             attrs: dict[str, Any] = {}
             for pid, desc in self._descriptions().items():
                 rasters, _ = methods.split_inputs(desc)
-                if rasters:
+                if rasters and not hasattr(Image, methods.py_name(pid)):  # hand-written ones (zonal_statistics) stay
                     kind_name = "Image" if methods.returns_raster(desc) else "Result"
                     attrs[methods.py_name(pid)] = methods.make_method(desc, self._build, rasters[0], kind_name)
             image = type("Image", (Image,), dict(attrs, __module__=Image.__module__))
@@ -123,6 +124,11 @@ class Service:
     def features(self, cid: str) -> Features:
         return Features(self, cid)
 
+    def model(self, mid: str) -> Model:
+        """A stored model (listed at /models) by id, e.g. for `image.classify(svc.model(id))`."""
+        self._get(f"/models/{mid}")
+        return Model(self, mid)
+
     def process(self, pid: str, **inputs: Any) -> Result:
         """Any process (built-in or published) called with these inputs (lazy)."""
         return self._build(pid, inputs)
@@ -155,6 +161,14 @@ class Service:
         if c._datetime:
             params["datetime"] = c._datetime
         return to_array(self._get(f"/collections/{c.id}/coverage", **params).content, xarray)
+
+    def _stream_lines(self, pid: str, body: dict[str, Any]) -> Iterator[str]:
+        """The non-empty lines of an execution's answer, as they arrive."""
+        with self.http.stream("POST", f"{self.url}/processes/{pid}/execution", json=body) as r:
+            if r.status_code >= 400:
+                r.read()
+                raise_for_problem(r)
+            yield from (line for line in r.iter_lines() if line.strip())
 
     def _start(self, pid: str, body: dict[str, Any]) -> Job:
         r = self._post(f"/processes/{pid}/execution", body, headers={"Prefer": "respond-async"})
