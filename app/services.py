@@ -48,7 +48,7 @@ class Services:
         node = self._nodes.get(doc["version"])
         if node is None:
             g = doc["graph"]
-            node = parse_process(g["process"], g["inputs"], self.resolve)
+            node = parse_process(g["process"], g["inputs"], self.resolve, processes=self.deployed.get)
             if len(self._nodes) > 10_000:
                 self._nodes.clear()
             self._nodes[doc["version"]] = node
@@ -67,7 +67,7 @@ class Services:
             return None
         process, inputs = d.expand({})
         return {"id": d.id, "graph": {"process": process, "inputs": inputs}, "title": d.title,
-                "description": d.description, "process": d.id, "version": d.digest}
+                "description": d.description, "process": d.id, "version": self.deployed.version(d)}
 
     def features_source(self, cid: str) -> GeoJSONFile:
         """A features collection (of the catalog, or the results of an analysis job) as a vector source."""

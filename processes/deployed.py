@@ -181,10 +181,24 @@ def package(body: Any, pid: str | None = None) -> Deployed:
                     workflow, inputs, hashlib.sha256(text.encode()).hexdigest()[:24])
 
 
+def process_ids(doc: Any) -> set[str]:
+    """Every process id a workflow (JSON) names, at any depth."""
+    found: set[str] = set()
+    todo = [doc]
+    while todo:
+        value = todo.pop()
+        if isinstance(value, Mapping):
+            if isinstance(value.get("process"), str):
+                found.add(value["process"].rstrip("/").rsplit("/", 1)[-1])
+            todo += list(value.values())
+        elif isinstance(value, list):
+            todo += value
+    return found
+
+
 def validate(d: Deployed, parse: Callable[[str, Mapping[str, Any]], Any]) -> None:
-    """The workflow with its defaults must be a valid graph (`parse` raises GraphError naming the node)."""
-    if d.process not in REGISTRY:
-        raise DeployError(f"unknown process '{d.process}' at the root of the workflow", "executionUnit.value.process")
+    """The workflow with its defaults must be a valid graph (`parse` raises GraphError naming the
+    node; its root and nested processes may be built-in, workflow or other published processes)."""
     try:
         parse(*d.expand({}))
     except GraphError as e:  # name the input whose default sits where the graph is wrong
@@ -254,6 +268,14 @@ class DeployedStore:
                      doc["digest"])
         self._cache[pid] = (key, d)
         return d
+
+    def version(self, d: Deployed, seen: frozenset[str] = frozenset()) -> str:
+        """Names what `d` computes now: its digest and the versions of the published processes it
+        nests (replacing one of those is a new version of `d` too)."""
+        seen = seen | {d.id}
+        inner = [self.get(pid) for pid in sorted(process_ids(d.workflow) - seen - set(REGISTRY))]
+        parts = [d.digest] + [self.version(i, seen) for i in inner if i is not None]
+        return d.digest if len(parts) == 1 else hashlib.sha256(" ".join(parts).encode()).hexdigest()[:24]
 
     def ids(self) -> list[str]:
         return sorted(p.stem for p in self.root.glob("*.json"))

@@ -26,7 +26,7 @@ from . import outputs
 from .engine.errors import GraphError
 from .engine.evaluate import bands_of
 from .engine.executor import Executor
-from .engine.graph import Node, Resolver, canonical, collections_of, parse_node, parse_process
+from .engine.graph import Node, Processes, Resolver, canonical, collections_of, parse_node, parse_process
 from .engine.openeo import is_flat_graph, to_nested
 from .engine.region import Region, region_parts
 from .engine.sources import Source, source_from_dict
@@ -171,9 +171,10 @@ def _one_region(pid: str, inputs: Mapping[str, Any]) -> tuple[dict[str, Any], Re
     return {k: v for k, v in inputs.items() if k not in REGION_INPUTS}, region
 
 
-def parse_execution(pid: str, body: Any, resolve: Resolver) -> Execution:
-    """An execution request: Part 1/3 `inputs` (nested processes), or an openEO `process_graph`
-    whose result node must be the process the request was posted to."""
+def parse_execution(pid: str, body: Any, resolve: Resolver, processes: Processes | None = None) -> Execution:
+    """An execution request: Part 1/3 `inputs` (nested processes, published ones found through
+    `processes`), or an openEO `process_graph` whose result node must be the process the request
+    was posted to."""
     req = _request(pid, body)
     inputs = req.inputs
     if req.process_graph is not None and is_flat_graph(body):
@@ -182,7 +183,7 @@ def parse_execution(pid: str, body: Any, resolve: Resolver) -> Execution:
             raise GraphError(f"the result node runs '{root}' but the request was posted to '{pid}'", "process_graph")
         inputs = {**graph_inputs, **inputs}
     inputs, region = _one_region(pid, inputs)
-    node = parse_process(pid, inputs, resolve)
+    node = parse_process(pid, inputs, resolve, processes=processes)
     return Execution(pid, node, region, tuple(req.outputs) or ("result",), req.response)
 
 

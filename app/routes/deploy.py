@@ -34,7 +34,7 @@ async def _package(request: Request, pid: str | None = None) -> Deployed:
         raise (DuplicateProcess if pid is None else ImmutableProcess)(f"'{d.id}' is a built-in process")
     if d.id in s.catalog.rasters or d.id in s.catalog.features or _HASH.match(d.id):
         raise DuplicateProcess(f"'{d.id}' names a collection; deployed processes are collections too: choose another id")
-    await run_in_threadpool(validate, d, lambda p, inputs: parse_process(p, inputs, s.resolve))
+    await run_in_threadpool(validate, d, lambda p, inputs: parse_process(p, inputs, s.resolve, processes=s.deployed.get))
     return d
 
 

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from processes.engine.region import check_budget
 from processes.analysis import ANALYSES
-from processes.execute import OUTPUTS, REGION_INPUTS, ExecuteRequest, job_request, parse_execution, produce_bytes
+from processes.execute import OUTPUTS, ExecuteRequest, job_request, parse_execution, produce_bytes
 from processes.ogc import all_summaries, deployed_description, description
 from processes.ops import REGISTRY
 from processes.workflows import WORKFLOWS
@@ -84,17 +84,10 @@ async def describe(request: Request) -> Response:
     return document(request, description(op, base), op.title, page=page)
 
 
-def _expand_deployed(s, pid: str, body) -> tuple[str, object, str]:
-    """(root process, request, title): a deployed workflow's inputs fill its placeholders (region
-    inputs pass through); a built-in process's request is unchanged."""
+def _title(s, pid: str) -> str:
+    """The title of a published (deployed) or built-in process; 404 for an unknown id."""
     d = s.deployed.get(pid)
-    if d is None:
-        return pid, body, _op(pid).title
-    if not isinstance(body, dict) or not isinstance(body.get("inputs", {}), dict):
-        raise ApiError("the execution request must be a JSON object with 'inputs'")
-    given = body.get("inputs", {})
-    root, inputs = d.expand({k: v for k, v in given.items() if k not in REGION_INPUTS})
-    return root, body | {"inputs": inputs | {k: v for k, v in given.items() if k in REGION_INPUTS}}, d.title
+    return d.title if d is not None else _op(pid).title
 
 
 def _wants_async(request: Request) -> bool:
@@ -109,8 +102,9 @@ async def execute(request: Request) -> Response:
     mode = request.query_params.get("response")
     if mode not in (None, "collection", "landingPage"):
         raise ApiError("response must be 'collection' or 'landingPage' (or absent)")
-    pid, body, title = _expand_deployed(s, request.path_params["pid"], await json_body(request))
-    ex = await run_in_threadpool(parse_execution, pid, body, s.resolve)
+    pid = request.path_params["pid"]
+    title = _title(s, pid)
+    ex = await run_in_threadpool(parse_execution, pid, await json_body(request), s.resolve, s.deployed.get)
     base = base_url(request)
     if mode is not None:  # Part 3: defer everything, answer with where the result can be read
         if ex.outputs != ("result",):
@@ -125,7 +119,7 @@ async def execute(request: Request) -> Response:
         if len(s.jobs.list(status=ACTIVE)) >= s.settings.max_active_jobs:
             raise Overloaded("too many jobs are waiting or running; retry later", {"Retry-After": "30"})
         job = job_request(ex.node, ex.region, ex.outputs, s.lookup) | {"chunk": s.settings.region_chunk}
-        rec = s.jobs.create(request.path_params["pid"], job)
+        rec = s.jobs.create(pid, job)
         s.runner.start(rec.jobID)
         url = f"{base}/jobs/{rec.jobID}"
         return JSONResponse(rec.status_info() | {"links": job_links(base, rec)}, 201,

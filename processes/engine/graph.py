@@ -1,8 +1,10 @@
 """Workflow graphs: parse an OGC API Processes (Part 3 nested) execution request into nodes,
 check it against the operation registry and the collections, and give it a stable identity.
 
-A node is either a collection reference or a process with raster inputs and parameters (a workflow
-process, see `processes.workflows`, is expanded into the operations it stands for). Nodes are
+A node is either a collection reference or a process with raster inputs and parameters. A named
+workflow is expanded into the operations it stands for, at one place (`_expansion`): a workflow
+process of `processes.workflows`, or a published one (OGC API - Processes Part 2, deployed by a
+user) found through the optional `processes` lookup the caller gives. Nodes are
 frozen and hashable: equal sub-graphs are the same dictionary key, so the evaluator computes each
 once; the canonical JSON hash names deferred result collections and keys the tile cache.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Union
+from typing import Any, Callable, Mapping, Protocol, Union
 
 from pydantic import ValidationError
 
@@ -55,6 +57,27 @@ Node = Union[CollectionNode, ProcessNode]
 Resolver = Callable[[str], Union[Source, Node]]
 
 
+class Published(Protocol):
+    """A published workflow (e.g. processes.deployed.Deployed): its graph for some inputs."""
+
+    def expand(self, values: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """(root process id, its inputs) with the placeholders filled (GraphError for unknown inputs)."""
+        ...
+
+
+# Finds a published process by id (None: there is none); without one, only built-in ids are known.
+Processes = Callable[[str], Union[Published, None]]
+
+
+@dataclass
+class _Parse:
+    """What one parse carries down the graph: the lookups and the count of process nodes so far."""
+
+    resolve: Resolver
+    processes: Processes | None
+    nodes: int = 0
+
+
 def last_segment(ref: str, kind: str, path: str = "") -> str:
     """'http://host/x/collections/dem' or 'dem' -> 'dem'. Never fetched: references are local ids."""
     ref = ref.split("?", 1)[0].rstrip("/")
@@ -66,29 +89,26 @@ def last_segment(ref: str, kind: str, path: str = "") -> str:
     return ref
 
 
-def parse_process(process_id: str, inputs: Mapping[str, Any], resolve: Resolver, path: str = "") -> ProcessNode:
-    """Build a ProcessNode from a process id and its execution `inputs`, validating everything."""
-    counter = [0]
-    return _process(process_id, inputs, resolve, path or process_id, 0, counter)
+def parse_process(process_id: str, inputs: Mapping[str, Any], resolve: Resolver, path: str = "",
+                  processes: Processes | None = None) -> ProcessNode:
+    """Build a ProcessNode from a process id and its execution `inputs`, validating everything;
+    `processes` finds published processes (by id, at any depth) when given."""
+    return _process(process_id, inputs, _Parse(resolve, processes), path or process_id, 0)
 
 
-def parse_node(doc: Any, resolve: Resolver, path: str = "graph") -> Node:
+def parse_node(doc: Any, resolve: Resolver, path: str = "graph", processes: Processes | None = None) -> Node:
     """A node from its JSON form: a process (with inputs) or a collection reference."""
-    return _node(doc, resolve, path, 0, [0])
+    return _node(doc, _Parse(resolve, processes), path, 0)
 
 
-def _process(pid: str, inputs: Any, resolve: Resolver, path: str, depth: int, counter: list[int]) -> ProcessNode:
-    counter[0] += 1
-    if depth > MAX_DEPTH or counter[0] > MAX_NODES:
-        raise GraphError(f"graph deeper than {MAX_DEPTH} or larger than {MAX_NODES} nodes", path)
+def _process(pid: str, inputs: Any, p: _Parse, path: str, depth: int) -> ProcessNode:
+    p.nodes += 1
+    if depth > MAX_DEPTH or p.nodes > MAX_NODES:
+        raise GraphError(f"graph deeper than {MAX_DEPTH} or larger than {MAX_NODES} nodes "
+                         "(or published processes nesting each other)", path)
     op = REGISTRY.get(pid)
-    if op is None:
-        from ..workflows import WORKFLOWS  # workflows expand into operations (imported late: they use the engine)
-
-        workflow = WORKFLOWS.get(pid)
-        if workflow is None:
-            raise UnknownProcess(f"unknown process '{pid}'", path)
-        node = _node(workflow.graph(inputs, resolve, path), resolve, path, depth, counter)
+    if op is None:  # a named workflow: the graph of operations it stands for
+        node = _node(_expansion(pid, inputs, p, path), p, path, depth)
         if not isinstance(node, ProcessNode):
             raise GraphError(f"workflow '{pid}' did not expand into a process", path)
         return node
@@ -99,21 +119,40 @@ def _process(pid: str, inputs: Any, resolve: Resolver, path: str, depth: int, co
     for name, value in inputs.items():
         where = f"{path}.inputs.{name}"
         if name in op.inputs:
-            raster_inputs[name] = _node(value, resolve, where, depth + 1, counter)
+            raster_inputs[name] = _node(value, p, where, depth + 1)
         else:
             params[name] = _literal(value)
     missing = [n for n, spec in op.inputs.items() if n not in raster_inputs and not spec.optional]
     if missing:
         raise GraphError(f"missing input(s) {', '.join(missing)}", path)
     try:
-        p = op.params(**params)
+        validated = op.params(**params)
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
         raise GraphError(f"{err['msg']}", f"{path}.inputs.{loc}" if loc else path) from None
-    node = ProcessNode(pid, tuple(sorted(raster_inputs.items())), p)
-    check_types(node, resolve, path)
+    node = ProcessNode(pid, tuple(sorted(raster_inputs.items())), validated)
+    check_types(node, p.resolve, path)
     return node
+
+
+def _expansion(pid: str, inputs: Any, p: _Parse, path: str) -> Any:
+    """The graph (JSON) of a workflow process, or of a published process, for these inputs."""
+    from ..workflows import WORKFLOWS  # workflows expand into operations (imported late: they use the engine)
+
+    workflow = WORKFLOWS.get(pid)
+    if workflow is not None:
+        return workflow.graph(inputs, p.resolve, path)
+    published = p.processes(pid) if p.processes is not None else None
+    if published is None:
+        raise UnknownProcess(f"unknown process '{pid}'", path)
+    if not isinstance(inputs, Mapping):
+        raise GraphError("'inputs' must be an object", path)
+    try:
+        root, expanded = published.expand(inputs)
+    except GraphError as e:
+        raise GraphError(e.reason, f"{path}.inputs") from None
+    return {"process": root, "inputs": expanded}
 
 
 def _literal(value: Any) -> Any:
@@ -123,14 +162,14 @@ def _literal(value: Any) -> Any:
     return value
 
 
-def _node(value: Any, resolve: Resolver, path: str, depth: int, counter: list[int]) -> Node:
+def _node(value: Any, p: _Parse, path: str, depth: int) -> Node:
     if isinstance(value, Mapping) and "process" in value:
         pid = last_segment(str(value["process"]), "processes", path)
-        return _process(pid, value.get("inputs", {}), resolve, path, depth, counter)
+        return _process(pid, value.get("inputs", {}), p, path, depth)
     if isinstance(value, Mapping) and ("collection" in value or "href" in value):
         ref = value.get("collection") or value.get("href")
         cid = last_segment(str(ref), "collections", path)
-        target = _resolve(resolve, cid, path)
+        target = _resolve(p.resolve, cid, path)
         if isinstance(target, (CollectionNode, ProcessNode)):
             return target  # a virtual collection: inline its graph
         return source_node(target, cid, value.get("bands") or value.get("properties"), value.get("datetime"),

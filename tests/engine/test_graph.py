@@ -59,3 +59,22 @@ def test_depth_limit(resolve):
 def test_collection_node_bands(resolve):
     node = parse_process("slope", {"data": {"collection": "dem", "bands": ["elevation"]}}, resolve)
     assert node.input("data") == CollectionNode("dem", ("elevation",), None)
+
+
+def test_published_processes_expand_through_the_lookup_given(resolve):
+    from processes.deployed import package
+
+    relief = package({"processDescription": {"id": "relief", "inputs": {"azimuth": {"schema": {"default": 315}}}},
+                      "executionUnit": {"value": {"process": "hillshade", "inputs": {
+                          "data": {"collection": "dem"}, "azimuth": {"$input": "azimuth"}, "z_factor": 3}}}})
+    nested = {"data": {"process": "relief", "inputs": {"azimuth": 90}}}
+    inline = {"data": {"process": "hillshade", "inputs": {"data": {"collection": "dem"}, "azimuth": 90, "z_factor": 3}}}
+    node = parse_process("slope", nested, resolve, processes={"relief": relief}.get)
+    assert canonical(node) == canonical(parse_process("slope", inline, resolve))
+    with pytest.raises(UnknownProcess, match="relief") as e:  # without the lookup, only built-in ids are known
+        parse_process("slope", nested, resolve)
+    assert e.value.node == "slope.inputs.data"
+    with pytest.raises(GraphError, match="azimut") as e:
+        parse_process("slope", {"data": {"process": "relief", "inputs": {"azimut": 1}}}, resolve,
+                      processes={"relief": relief}.get)
+    assert e.value.node == "slope.inputs.data.inputs"
