@@ -31,6 +31,11 @@ class Features:
         return Features(self._svc, self.id, self._cql2, tuple(bbox[0] if len(bbox) == 1 else bbox), self._page)
 
     @property
+    def queryables(self) -> dict[str, Any]:
+        """The properties a filter may use (`/collections/{id}/queryables`): name -> JSON schema."""
+        return raise_for_problem(self._svc.http.get(f"{self.url}/queryables")).json()["properties"]
+
+    @property
     def url(self) -> str:
         return f"{self._svc.url}/collections/{self.id}"
 

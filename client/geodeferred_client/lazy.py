@@ -117,11 +117,17 @@ class Image(Result):
         """URL template and TileJSON (colormap=, rescale=(lo, hi), blend=...) for leafmap/ipyleaflet."""
         return self._svc._tile_layer(self, tms, style)
 
-    def add_to(self, m: Any, name: str | None = None, **style: Any) -> Any:
+    def add_to(self, m: Any, name: str | None = None, opacity: float = 1.0, **style: Any) -> Any:
         """Add as a tile layer to a leafmap (or ipyleaflet) map."""
         from .leafmap import add_layer
 
-        return add_layer(m, self, name=name, **style)
+        return add_layer(m, self, name=name, opacity=opacity, **style)
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The description of this image's (deferred) collection: title, extent, bands, links, and a
+        `legend` for class maps."""
+        return self._svc._get(self.collection_url()).json()
 
     def compute(self, bbox: Any, width: int | None = None, height: int | None = None, resolution: float | None = None,
                 crs: str | None = None, bbox_crs: str | None = None, xarray: bool = False) -> Any:

@@ -4,16 +4,16 @@ from __future__ import annotations
 from typing import Any
 
 
-def add_layer(m: Any, obj: Any, name: str | None = None, **style: Any) -> Any:
+def add_layer(m: Any, obj: Any, name: str | None = None, opacity: float = 1.0, **style: Any) -> Any:
     """Add a lazy image (or a TileLayer) to a leafmap Map (`add_tile_layer`) or an ipyleaflet Map."""
     layer = obj if hasattr(obj, "tilejson") else obj.tile_layer(**style)
     name = name or layer.tilejson.get("name") or "geodeferred"
     if hasattr(m, "add_tile_layer"):
-        m.add_tile_layer(layer.url, name=name, attribution="geodeferred")
+        m.add_tile_layer(layer.url, name=name, attribution="geodeferred", opacity=opacity)
     else:
         import ipyleaflet
 
-        m.add(ipyleaflet.TileLayer(url=layer.url, name=name, attribution="geodeferred"))
+        m.add(ipyleaflet.TileLayer(url=layer.url, name=name, attribution="geodeferred", opacity=opacity))
     return layer
 
 

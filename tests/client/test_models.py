@@ -88,3 +88,9 @@ def test_classify_takes_the_trained_model_or_its_id(trained, live_server):
     assert np.array_equal(got, expected, equal_nan=True)
     with pytest.raises(NotFoundError):
         Service(url).model("no-such-model")
+    # the class map's collection (its legend) is the deferred result's description
+    location = httpx.post(f"{url}/processes/classify/execution?response=collection", json={"inputs": hand["inputs"]},
+                          timeout=60).headers["location"]
+    legend = httpx.get(location, timeout=30).json()["legend"]
+    assert stack.classify(model).info["legend"] == legend
+    assert {c["name"] for c in legend} == {c["name"] for c in model.report["classes"]}

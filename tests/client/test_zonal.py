@@ -84,6 +84,8 @@ def test_request_and_numbers_equal_the_hand_written_execution(live_server, by_ha
 
 def test_inline_geojson_gives_the_same_numbers(svc_url_pair, by_hand):
     svc, url = svc_url_pair
+    assert svc.features("parcels").queryables == httpx.get(f"{url}/collections/parcels/queryables",
+                                                           timeout=30).json()["properties"]
     inline = svc.features("parcels").filter(MAIZE).get()
     df = ndvi_of(svc).zonal_statistics(inline, statistics=["mean", "count"], datetime=SUMMER)
     assert frame_rows(df) == expected_rows(by_hand)
