@@ -99,7 +99,7 @@ class Services:
         """What preparing an analysis looks up; `max_pixels`: the budget of analyses that check one
         when prepared (train-model, segment-features), the sync or the job limit."""
         return Context(self.resolve, self.lookup, self.features_source,
-                       self.models.root if self.models is not None else None, max_pixels)
+                       self.models.root if self.models is not None else None, max_pixels, self.deployed.get)
 
 
 RESULTS_PREFIX = "job-"

@@ -23,7 +23,7 @@ from shapely.geometry import mapping
 
 from .engine.errors import GraphError
 from .engine.executor import Executor
-from .engine.graph import Resolver
+from .engine.graph import Processes, Resolver
 from .engine.sources import Source
 from . import burned_area, objects
 from .models import train
@@ -43,6 +43,7 @@ class Context:
     features: FeaturesResolver
     models_dir: Path | None = None  # where train-model stores its models
     max_pixels: int | None = None  # the budget analyses that plan when prepared check (sync or job limit)
+    processes: Processes | None = None  # published processes a raster input may nest (engine.graph)
 
 
 class TimeseriesParams(BaseModel):
@@ -73,7 +74,7 @@ def _timeseries_prepare(p: TimeseriesParams, ctx: Context) -> dict[str, Any]:
     feature = {"type": "Feature", "id": "query", "geometry": geometry_input(p.geometry), "properties": {}}
     z = ZonalParams(features=feature, data=p.data, datetime=p.datetime,
                     cloud_mask=p.cloud_mask, statistics=p.statistics)
-    return zonal_prepare(z, ctx.resolve, ctx.lookup, ctx.features, "timeseries")
+    return zonal_prepare(z, ctx.resolve, ctx.lookup, ctx.features, "timeseries", ctx.processes)
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ ANALYSES: Mapping[str, Analysis] = MappingProxyType({a.id: a for a in (
              "Per feature and date: coverage-weighted statistics (exact fractional pixel coverage like exactextract, "
              "or pixel centres) of any raster collection or workflow (the NDVI of Sentinel-2 by default), with "
              "cloudy pixels removed; dates without a clear pixel are null, the valid fraction is always given.",
-             ZonalParams, lambda p, ctx: zonal_prepare(p, ctx.resolve, ctx.lookup, ctx.features), zonal_run,
+             ZonalParams, lambda p, ctx: zonal_prepare(p, ctx.resolve, ctx.lookup, ctx.features, processes=ctx.processes), zonal_run,
              ("zonal statistics", "time series", "ndvi", "parcels")),
     Analysis("timeseries", "Time series of a point or polygon",
              "The statistics of one point (its pixel) or polygon over every scene of a datetime range.",

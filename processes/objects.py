@@ -36,12 +36,12 @@ def prepare(inputs: Any, ctx) -> dict[str, Any]:
         raise GraphError(f"unknown input(s) {unknown}", pid)
     if "segments" not in inputs:
         raise GraphError("missing input 'segments' (a segment process)", pid)
-    seg = parse_node(inputs["segments"], ctx.resolve, f"{pid}.inputs.segments")
+    seg = parse_node(inputs["segments"], ctx.resolve, f"{pid}.inputs.segments", ctx.processes)
     if not (isinstance(seg, ProcessNode) and seg.process == "segment"):
         raise GraphError("'segments' must be a segment process", f"{pid}.inputs.segments")
     nodes = [seg]
     if "data" in inputs:
-        nodes.append(parse_node(inputs["data"], ctx.resolve, f"{pid}.inputs.data"))
+        nodes.append(parse_node(inputs["data"], ctx.resolve, f"{pid}.inputs.data", ctx.processes))
     region = parse_region(pid, inputs)
     if region is None:
         raise GraphError("a bbox is needed: the region to segment", f"{pid}.inputs.bbox")

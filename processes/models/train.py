@@ -115,7 +115,7 @@ def _grid(node, lookup: Callable[[str], Source], bounds84, resolution: float | N
 def prepare(p: TrainParams, ctx) -> dict[str, Any]:
     """A self-contained job request (`ctx`: analysis.Context), or a 400-class error naming the problem."""
     resolve, lookup, features = ctx.resolve, ctx.lookup, ctx.features
-    node = parse_node(p.data, resolve, "train-model.inputs.data")
+    node = parse_node(p.data, resolve, "train-model.inputs.data", ctx.processes)
     bands = output_bands(node, resolve)
     request: dict[str, Any] = {"params": p.model_dump(mode="json"), "graph": canonical(node), "bands": list(bands),
                                "collections": {c: lookup(c).to_dict() for c in sorted(collections_of(node))},

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..engine.errors import BudgetExceeded, GraphError, UnknownCollection
 from ..engine.executor import Executor
-from ..engine.graph import Resolver, canonical, collections_of, last_segment, output_bands, parse_node
+from ..engine.graph import Processes, Resolver, canonical, collections_of, last_segment, output_bands, parse_node
 from ..engine.sources import CloudMask as SourceCloudMask, Source, source_from_dict
 from ..engine.vectors import InlineFeatures, VectorSource
 from ..filters import parse_filter
@@ -103,9 +103,10 @@ def quantiles(p: ZonalParams) -> tuple[tuple[str, float], ...]:
 
 
 def prepare(p: ZonalParams, resolve: Resolver, lookup: Callable[[str], Source],
-            features: FeaturesResolver, pid: str = "zonal-statistics") -> dict[str, Any]:
-    """A JSON job request holding everything the computation needs (the features as selected now)."""
-    node = parse_node(p.data, resolve, f"{pid}.inputs.data")
+            features: FeaturesResolver, pid: str = "zonal-statistics", processes: Processes | None = None) -> dict[str, Any]:
+    """A JSON job request holding everything the computation needs (the features as selected now;
+    `processes`: published processes the data may nest)."""
+    node = parse_node(p.data, resolve, f"{pid}.inputs.data", processes)
     bands = output_bands(node, resolve)
     if len(bands) != 1:
         raise GraphError(f"the data must have one band, it has {len(bands)} {list(bands)}: pick one with "

@@ -124,3 +124,22 @@ def test_published_processes_nesting_each_other_are_a_400(api):
     r = api.post("/processes/outer/execution", json={"inputs": {"bbox": BBOX, "width": 8}})
     assert r.status_code == 400 and "nesting each other" in r.json()["detail"]
     assert api.get("/collections/outer" + TILE).status_code == 400
+
+
+def test_nested_in_an_analysis_equals_the_inline_graph(api):
+    """Zonal statistics of a published workflow by id: the numbers of its inline graph."""
+    ndvi = {"process": "normalized_difference", "inputs": {"data": {"collection": "sentinel2"}, "a": {"$input": "nir"},
+                                                           "b": "B04", "name": "ndvi"}}
+    assert api.post("/processes", json=package("my-ndvi", ndvi, {"nir": "B08"})).status_code == 201
+    inline = {"process": "normalized_difference", "inputs": {"data": {"collection": "sentinel2"}, "a": "B08", "b": "B04",
+                                                             "name": "ndvi"}}
+    common = {"features": {"collection": "parcels", "filter": "crop_type = 'maize'"}, "statistics": ["mean", "count"],
+              "datetime": "2022-06-01/2022-07-31"}
+    answers = [api.post("/processes/zonal-statistics/execution", json={"inputs": common | {"data": data}})
+               for data in ({"process": "my-ndvi", "inputs": {}}, inline)]
+    assert [r.status_code for r in answers] == [200, 200], answers[0].text
+    by_id, by_graph = (sorted(r.json()["features"], key=lambda f: f["id"]) for r in answers)
+    assert by_id == by_graph and by_id and by_id[0]["properties"]["series"]
+    r = api.post("/processes/zonal-statistics/execution",
+                 json={"inputs": common | {"data": {"process": "no-such-published", "inputs": {}}}})
+    assert r.status_code == 400 and "no-such-published" in r.json()["detail"]
