@@ -45,10 +45,6 @@ class Result:
         """The standard OGC API - Processes Part 3 nested-process request for this object."""
         return {"process": self._process, "inputs": {k: _plain(v) for k, v in self._inputs.items()}}
 
-    def _nested(self) -> dict[str, Any]:
-        """This object as an input of another process (a deployed process is inlined: the server nests built-ins)."""
-        return self._svc._inline(self._process, self.to_dict()["inputs"])
-
     def to_json(self, **kw: Any) -> str:
         return json.dumps(self.to_dict(), **kw)
 
@@ -76,8 +72,8 @@ class Result:
 
 
 def _plain(v: Any) -> Any:
-    if isinstance(v, Result):
-        return v._nested()
+    if isinstance(v, Result):  # a published process too: the server nests it by id
+        return v.to_dict()
     if isinstance(v, Model):
         return v.id
     if isinstance(v, (list, tuple)):
@@ -235,9 +231,6 @@ class Collection(Image):
             out["filter"] = self._filter
             out["filter-lang"] = "cql2-text"
         return out
-
-    def _nested(self) -> dict[str, Any]:
-        return self.to_dict()
 
     @property
     def info(self) -> dict[str, Any]:

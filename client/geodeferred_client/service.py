@@ -2,7 +2,6 @@
 Image and Collection classes from the descriptions, and evaluates lazy objects when asked."""
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -43,7 +42,6 @@ class Service:
         self.http = client or httpx.Client(timeout=timeout)
         self.processes = _Processes(self)
         self._desc: dict[str, dict[str, Any]] | None = None
-        self._packages: dict[str, dict[str, Any]] = {}
         self._classes: dict[str, type] = {}
         self._collections: dict[str, dict[str, Any]] = {}
 
@@ -62,7 +60,6 @@ class Service:
         """Re-read /processes (a process deployed or added since appears as a method)."""
         listing = self._get("/processes").json()["processes"]
         self._desc = {p["id"]: self._get(f"/processes/{p['id']}").json() for p in listing}
-        self._packages.clear()
         self._classes.clear()
 
     def _descriptions(self) -> dict[str, dict[str, Any]]:
@@ -204,17 +201,6 @@ class Service:
         return TileLayer(tilejson["tiles"][0], tilejson, url)
 
     # ---------------------------------------------------------------- sharing (Part 2)
-    def _inline(self, pid: str, inputs: dict[str, Any]) -> dict[str, Any]:
-        """A published process nested in another workflow: its own graph with these inputs."""
-        desc = self._descriptions().get(pid, {})
-        if not any("application-package" in l.get("rel", "") for l in desc.get("links", [])):
-            return {"process": pid, "inputs": inputs}
-        if pid not in self._packages:
-            self._packages[pid] = self._get(f"/processes/{pid}/package").json()
-        pkg = self._packages[pid]
-        values = {k: v["schema"]["default"] for k, v in pkg["processDescription"]["inputs"].items()} | inputs
-        return _substitute(pkg["executionUnit"]["value"], values)
-
     def _publish(self, obj: Result, pid: str, title: str, description: str, params: Any, replace: bool) -> Collection:
         workflow, found = _parametrise(obj.to_dict(), params)
         names = params if isinstance(params, Mapping) else {n: "" for n in params}
@@ -237,16 +223,6 @@ def _link(doc: Mapping[str, Any], rel: str) -> str:
         if l["rel"] == rel or l["rel"].endswith("/" + rel):
             return l["href"]
     raise NotSupported(f"no '{rel}' link in {doc.get('id', 'the document')}")
-
-
-def _substitute(doc: Any, values: Mapping[str, Any]) -> Any:
-    if isinstance(doc, Mapping):
-        if set(doc) == {PLACEHOLDER}:
-            return copy.deepcopy(values[doc[PLACEHOLDER]])
-        return {k: _substitute(v, values) for k, v in doc.items()}
-    if isinstance(doc, list):
-        return [_substitute(v, values) for v in doc]
-    return doc
 
 
 def _parametrise(workflow: dict[str, Any], params: Iterable[str]) -> tuple[dict[str, Any], dict[str, Any]]:

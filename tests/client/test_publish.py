@@ -65,8 +65,11 @@ def test_publish_execute_with_own_inputs_and_open_as_collection(own_server):
     assert list(inspect.signature(early.km_above).parameters) == []  # its only input is the image itself
     assert "km_above" in dir(early) and "km_above" in dir(Service(url).collection("dem"))
     nested = Service(url).collection("dem").km_above() > 1
-    assert nested.to_dict()["inputs"]["data"]["process"] == "expression"  # inlined: the server nests built-ins
-    assert nested.compute(bbox=BBOX, width=16).shape == (1, 8, 16)
+    assert nested.to_dict()["inputs"]["data"] == {"process": "km-above", "inputs": {"data": early.to_dict()}}
+    inline = svc.collection("dem").expression(expression="elevation / 1000", name="km") > 1  # what it stands for
+    got = nested.compute(bbox=BBOX, width=16)  # the server expands the published process nested by id
+    assert got.shape == (1, 8, 16) and np.array_equal(got, inline.compute(bbox=BBOX, width=16), equal_nan=True)
+    assert np.nanmax(got) == 1 and np.nanmin(got) == 0
 
 
 def test_replace_undeploy_errors_and_restart(own_server):
