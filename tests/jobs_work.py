@@ -1,4 +1,4 @@
-"""Module-level work functions for tests/test_jobs.py (importable by pool workers).
+"""Module-level work functions for tests/jobs/ (importable by pool workers).
 
 Signature: work(process_id, request, results_dir, progress) -> results manifest.
 """
