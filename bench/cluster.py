@@ -43,8 +43,8 @@ def services(width: int):
 
 
 def region_part(width: int, quick: bool) -> dict:
-    side = int(width * 80 / 360) // 64 * 64  # 80 degrees of the DEM's native resolution from 5N
-    return inproc.region_throughput(services(width), "dem", side, 1 if quick else 2, chunk=512)
+    # the whole globe at the DEM's native resolution, in the service's chunks (REGION_CHUNK)
+    return inproc.region_throughput(services(width), "dem", None, 1 if quick else 2)
 
 
 class Replica:

@@ -185,26 +185,33 @@ def titiler_ndvi(cog: Path, tiles: list[Tile], expression: str, resampling: str)
     return {"titiler NDVI tile (read+expression+render)": _median_ms(ndvi_tile, tiles)}
 
 
-def region_throughput(svc, cid: str, side: int, repeats: int, chunk: int = 512,
+def region_throughput(svc, cid: str, side: int | None, repeats: int, chunk: int | None = None,
                       specs: tuple[str, ...] = ("process:1", "process:2", "process:4",
                                                 "dask-local:1", "dask-local:2", "dask-local:4")) -> dict:
-    """Pixels/s of the 3-node graph over a side x side region at the DEM's native resolution, its
-    chunks fanned out by the engine's region entry point (region_parts) to each executor: local
-    process pools and dask LocalClusters of 1, 2 and 4 single-threaded workers (started and warmed
-    before timing). The chunks are consumed as they stream in, as a writer would."""
+    """Pixels/s of the 3-node graph over a side x side region (None: the whole globe) at the DEM's
+    native resolution, its chunks (default: the service's REGION_CHUNK) fanned out by the engine's
+    region entry point (region_parts) to each executor: local process pools and dask LocalClusters
+    of 1, 2 and 4 single-threaded workers (started and warmed before timing). The chunks are
+    consumed as they stream in, as a writer would."""
+    from app.settings import Settings
     from processes.engine.executor import make_executor
     from processes.engine.graph import parse_process
     from processes.engine.grid import Grid
     from processes.engine.region import region_parts
 
-    entry = svc.catalog.rasters[cid]
-    res = entry.resolution
-    lon0, lat0 = -10.0, 5.0
-    grid = Grid.from_bounds("EPSG:4326", (lon0, lat0, lon0 + side * res, lat0 + side * res), side, side)
+    chunk = chunk or Settings().region_chunk
+    res = svc.catalog.rasters[cid].resolution
+    if side is None:
+        w = round(360 / res)
+        grid = Grid.from_bounds("EPSG:4326", (-180.0, -90.0, 180.0, 90.0), w, w // 2)
+    else:
+        lon0, lat0 = -10.0, 5.0
+        grid = Grid.from_bounds("EPSG:4326", (lon0, lat0, lon0 + side * res, lat0 + side * res), side, side)
+    side_w, side_h = grid.width, grid.height
     node = parse_process("slope", {"data": {"process": "hillshade", "inputs": {"data": {"collection": cid}}}},
                          svc.resolve)
     lookup = {cid: svc.lookup(cid)}.__getitem__
-    out: dict = {"collection": cid, "region_px": [side, side], "bounds": list(grid.bounds), "chunk_size": chunk,
+    out: dict = {"collection": cid, "region_px": [side_w, side_h], "bounds": list(grid.bounds), "chunk_size": chunk,
                  "graph": "slope(hillshade(dem))", "specs": list(specs)}
     for spec in specs:
         ex = make_executor(spec)
@@ -226,8 +233,8 @@ def region_throughput(svc, cid: str, side: int, repeats: int, chunk: int = 512,
         finally:
             ex.shutdown()
         best = min(runs, key=lambda x: x["wall_s"])
-        out[spec] = {"runs": runs, "best_s": best["wall_s"], "mpx_per_s": side * side / best["wall_s"] / 1e6,
-                     "other_cores_best": best["other_cores"], "valid_fraction": round(valid / side / side, 4)}
+        out[spec] = {"runs": runs, "best_s": best["wall_s"], "mpx_per_s": side_w * side_h / best["wall_s"] / 1e6,
+                     "other_cores_best": best["other_cores"], "valid_fraction": round(valid / side_w / side_h, 4)}
     mpx = {s: out[s]["mpx_per_s"] for s in specs}
     out["speedup"] = mpx["process:2"] / mpx["process:1"]
     out["dask_speedup"] = mpx["dask-local:2"] / mpx["dask-local:1"]

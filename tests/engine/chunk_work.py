@@ -27,3 +27,24 @@ def always_die(folder: str) -> int:
     with open(Path(folder) / "attempts", "a") as f:
         f.write(f"{os.getpid()}\n")
     os._exit(1)
+
+
+def chunk_array_is_mmapped(_: object = None) -> bool:
+    """Whether allocating a 4 MiB array (a 1024 px float32 chunk band) here gets fresh mmap'ed
+    pages from glibc (slow: page faults on every use) rather than heap memory."""
+    import ctypes
+
+    import numpy as np
+
+    class Mallinfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in
+                    ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                     "keepcost")]
+
+    mallinfo2 = ctypes.CDLL(None).mallinfo2
+    mallinfo2.restype = Mallinfo2
+    before = mallinfo2().hblkhd
+    a = np.ones(1 << 20, np.float32)
+    mmapped = mallinfo2().hblkhd - before >= a.nbytes
+    del a
+    return mmapped
