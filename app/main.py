@@ -16,7 +16,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from demodata import build_demo_data
 from processes.deployed import DeployedStore
-from processes.engine.executor import make_executor
+from processes.engine.executor import make_executor, tune_allocator
 from processes.jobs import JobRunner, open_job_store
 from processes.models.store import ModelStore
 from processes.ops import _models as model_registry
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        tune_allocator()  # tiles' arrays stay on the heap, as in the executors' workers
         services = build_services(settings)
         app.state.services = services
         resumed = services.runner.recover()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -109,8 +108,11 @@ async def statistics(request: Request) -> Response:
         (max(1, round(size * (e - w) / (n - s_))), size)
     region = Region("OGC:CRS84", (w, s_, e, n), width, height)
     with load.computing(s.settings.max_sync_executions, "executions", retry_after=5):
-        out = await run_in_threadpool(produce_bytes, node, region, ("statistics",), s.lookup, s.executor,
-                                      max_pixels=s.settings.max_sync_pixels, chunk=s.settings.region_chunk)
+        out = await load.unless_disconnected(request, None, produce_bytes, node, region, ("statistics",), s.lookup,
+                                             s.executor, max_pixels=s.settings.max_sync_pixels,
+                                             chunk=s.settings.region_chunk)
+    if out is None:  # the client went away
+        return Response(status_code=499)
     stats = json.loads(out["statistics"])
     wanted = _selected(request, names) or names
     return JSONResponse({b: stats[b] for b in wanted if b in stats})

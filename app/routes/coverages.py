@@ -3,7 +3,6 @@ collection, deferred workflow results included: only the requested window is com
 from __future__ import annotations
 
 from pyproj import CRS
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -51,8 +50,11 @@ async def coverage(request: Request) -> Response:
     node = base_node(s, cid, selection | ({"bands": q["properties"]} if "properties" in q else {}), display=False)
     region = parse_region(q, q.getlist, raster_bbox(request, cid), native_resolution(request, cid))
     with load.computing(s.settings.max_sync_executions, "executions", retry_after=5):
-        produced = await run_in_threadpool(produce_bytes, node, region, ("result",), s.lookup, s.executor,
-                                           max_pixels=s.settings.max_sync_pixels, chunk=s.settings.region_chunk)
+        produced = await load.unless_disconnected(request, None, produce_bytes, node, region, ("result",), s.lookup,
+                                                  s.executor, max_pixels=s.settings.max_sync_pixels,
+                                                  chunk=s.settings.region_chunk)
+    if produced is None:  # the client went away
+        return Response(status_code=499)
     return Response(produced["result"], media_type=GEOTIFF, headers={"Content-Crs": f"<{CRS84}>"})
 
 

@@ -125,8 +125,11 @@ async def execute(request: Request) -> Response:
         return JSONResponse(rec.status_info() | {"links": job_links(base, rec)}, 201,
                             headers={"Location": url, "Preference-Applied": "respond-async"})
     with load.computing(s.settings.max_sync_executions, "executions", retry_after=5):
-        produced = await run_in_threadpool(produce_bytes, ex.node, ex.region, ex.outputs, s.lookup, s.executor,
-                                           max_pixels=s.settings.max_sync_pixels, chunk=s.settings.region_chunk)
+        produced = await load.unless_disconnected(request, None, produce_bytes, ex.node, ex.region, ex.outputs,
+                                                  s.lookup, s.executor, max_pixels=s.settings.max_sync_pixels,
+                                                  chunk=s.settings.region_chunk)
+    if produced is None:  # the client went away: nobody reads this
+        return Response(status_code=499)
     if len(produced) == 1 and ex.response == "raw":
         (name, data), = produced.items()
         return Response(data, media_type=OUTPUTS[name] if name != "statistics" else "application/json")

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Callable, Sequence
 
 from ..ops import Raster
+from .cancel import checkpoint
 from .errors import GraphError
 from .graph import CollectionNode, Node, ProcessNode
 from .grid import Grid
@@ -116,6 +117,7 @@ def evaluate(roots: Sequence[Node], grid: Grid, lookup: Lookup) -> list[Raster]:
         return value.crop(extra)
 
     def compute(node: Node, series: bool):
+        checkpoint()
         g = grid.expand(need[node])
         if isinstance(node, CollectionNode):
             coll = lookup(node.collection)

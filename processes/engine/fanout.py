@@ -19,6 +19,7 @@ import logging
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterator, Sequence, TypeVar
 
+from .cancel import checkpoint
 from .errors import ChunkLost
 from .executor import Executor
 
@@ -59,7 +60,8 @@ def fan_out(executor: Executor, fn: Callable[[A], T], items: Sequence[A], *, key
                 while submitted < total and len(pending) + len(ready) < window:
                     submit(submitted)
                     submitted += 1
-                finished, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
+                finished, _ = cf.wait(list(pending), timeout=0.2, return_when=cf.FIRST_COMPLETED)
+                checkpoint()  # a requester gone: the pending tasks are cancelled below
                 for fut in finished:
                     i = pending.pop(fut)
                     exc = fut.exception()

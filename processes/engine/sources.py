@@ -24,6 +24,7 @@ import numpy as np
 from rasterio.warp import transform_bounds
 
 from ..ops import Raster, Series
+from .cancel import checkpoint
 from .datetimes import Interval, parse_instant, parse_interval
 from .filters import ItemFilter, item_filter
 from .grid import Grid
@@ -67,6 +68,7 @@ class Item:
         arrays: dict[str, np.ndarray] = {}
         valid = np.ones((grid.height, grid.width), bool)
         for asset in self.assets:
+            checkpoint()
             picked = [b for b in asset.bands if b in wanted]
             if not picked:
                 continue

@@ -3,6 +3,7 @@ with Retry-After at once (sync executions, job submissions, tiles) instead of qu
 answers while it computes; a client that disconnects has its queued tile work dropped."""
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -99,6 +100,62 @@ def test_disconnected_clients_queued_tiles_are_dropped(settings, tmp_path):
                 break
             time.sleep(0.05)
     assert h["cancelled"].get("render_map", 0) > 0, h
+
+
+def _wait_health(server, done, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        h = httpx.get(server.url + "/health").json()
+        if done(h):
+            return h
+        time.sleep(0.05)
+    raise AssertionError(f"health never reached the state: {h}")
+
+
+def test_a_disconnected_clients_running_execution_stops(settings, tmp_path):
+    """A synchronous execution whose client leaves mid-way stops at the engine's next checkpoint
+    (its queued chunks dropped) instead of computing a result nobody reads; the next one runs."""
+    s = settings.model_copy(update={"jobs_dir": tmp_path, "max_sync_executions": 1, "max_sync_pixels": 200_000_000,
+                                    "region_chunk": 256, "tile_cache": "none"})
+    big = HEAVY | {"inputs": HEAVY["inputs"] | {"width": 9000}}  # ~17 Mpx: many seconds of chunks
+    body = json.dumps(big).encode()
+    with LiveServer(create_app(s)) as server:
+        before = httpx.get(server.url + "/health").json()["stopped"].get("produce_bytes", 0)
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.sendall(b"POST /processes/slope/execution HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        _wait_health(server, lambda h: h["computing"].get("executions") == 1)
+        time.sleep(0.5)  # chunks are running
+        sock.close()
+        h = _wait_health(server, lambda h: h["stopped"].get("produce_bytes", 0) > before, timeout=30)
+        assert not h["computing"].get("executions"), h
+        after = _post_sync(server.url)  # the slot is free again
+        assert after.status_code == 200, after.text
+
+
+def test_a_disconnected_clients_running_tile_stops(settings, tmp_path):
+    """A tile that is already being computed (a median of every Sentinel-2 scene over the area)
+    stops at its next scene read once its client has gone."""
+    s = settings.model_copy(update={"jobs_dir": tmp_path, "tile_threads": 1, "tile_cache": "none"})
+    with LiveServer(create_app(s)) as server:
+        grid = httpx.get(server.url + "/collections/sentinel2").json()
+        w, so, e, n = grid["extent"]["spatial"]["bbox"][0]
+        import morecantile
+
+        t = morecantile.tms.get("WebMercatorQuad").tile((w + e) / 2, (so + n) / 2, 12)
+        path = (f"/collections/sentinel2/map/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}?mosaic=median"
+                "&bands=B04,B03,B02&rescale=0,0.3")
+        h0 = httpx.get(server.url + "/health").json()
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        _wait_health(server, lambda h: h["computing"].get("tiles") == 1)
+        time.sleep(0.3)
+        sock.close()
+        h = _wait_health(server, lambda h: h["stopped"].get("render_map", 0) > h0["stopped"].get("render_map", 0),
+                         timeout=30)
+        assert h["cancelled"] == h0["cancelled"], h  # it was running, not queued
+        whole = httpx.get(server.url + path, timeout=120)  # the same tile, waited for, is whole
+        assert whole.status_code == 200 and whole.content[:4] == b"\x89PNG"
 
 
 def test_oversized_request_body_is_413(client):

@@ -48,3 +48,8 @@ def chunk_array_is_mmapped(_: object = None) -> bool:
     mmapped = mallinfo2().hblkhd - before >= a.nbytes
     del a
     return mmapped
+
+
+def sleep_and_return(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
