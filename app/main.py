@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import AsyncIterator
@@ -15,10 +14,11 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from demodata import build_demo_data
-from processes.deployed import DeployedStore
+from processes.deployed import open_deployed_store
 from processes.engine.executor import make_executor
+from processes.graphs import open_graph_store
 from processes.jobs import JobRunner, open_job_store
-from processes.models.store import ModelStore
+from processes.models import AnyModelStore, export_environment, open_model_store as open_models
 from processes.ops import _models as model_registry
 
 from . import errors, housekeeping
@@ -29,13 +29,15 @@ from .services import Services
 from .settings import Settings
 from .stac.service import open_stac
 from .tile_cache import make_tile_cache
-from .virtual import GraphStore
 
 ROUTE_MODULES = (common, health, tiles, styles, coverages, processes, deploy, jobs, features, stac, analyses, models, cog, web)
 log = logging.getLogger("geodeferred")
 
 
 def build_services(settings: Settings) -> Services:
+    """The service's state. With a PostgreSQL job backend, jobs, stored workflow results, deployed
+    processes and models all live in that database (jobs_dir holds only this machine's staging
+    folders and read-through copies); else in files under jobs_dir, shared by the web workers."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.jobs_dir.mkdir(parents=True, exist_ok=True)
     demo = build_demo_data(settings.data_dir, size=settings.demo_size, dem_width=settings.dem_width) \
@@ -43,19 +45,21 @@ def build_services(settings: Settings) -> Services:
     catalog = load_catalog(settings, demo)
     model_store = open_model_store(settings)
     executor = make_executor(settings.executor)
-    store = open_job_store(settings.jobs_backend, settings.jobs_dir / "jobs")
+    backend = settings.jobs_backend
+    store = open_job_store(backend, settings.jobs_dir / "jobs")
     runner = JobRunner(store, executor, "processes.execute:run_job_work", coordinators=settings.job_coordinators)
-    return Services(settings, catalog, GraphStore(settings.jobs_dir / "graphs", settings.retention_hours * 3600), store, runner, executor,
+    graphs = open_graph_store(backend, settings.jobs_dir / "graphs", settings.retention_hours * 3600)
+    return Services(settings, catalog, graphs, store, runner, executor,
                     make_tile_cache(settings.tile_cache, settings.tile_cache_entries),
                     ThreadPoolExecutor(settings.tile_threads, thread_name_prefix="tiles"),
-                    DeployedStore(settings.jobs_dir / "deployed"), models=model_store)
+                    open_deployed_store(backend, settings.jobs_dir / "deployed"), models=model_store)
 
 
-def open_model_store(settings: Settings) -> ModelStore:
+def open_model_store(settings: Settings) -> AnyModelStore:
     """The model store operations use in this process, and in the executors' workers (which start
     later and find it through the environment); operator models are checked and copied in."""
-    store = ModelStore(settings.model_store_dir)
-    os.environ[model_registry.ENV] = str(store.root)
+    store = open_models(settings.jobs_backend, settings.model_store_dir)
+    export_environment(store)
     model_registry.use(store)
     load_configured(settings, yaml.safe_load(Path(settings.catalog).read_text()) or {}, store)
     return store

@@ -56,10 +56,12 @@ class Settings(BaseSettings):
                               description="STAC API backend: 'embedded' (stac-geoparquet + DuckDB, no server) "
                                           "or a postgresql://user:password@host:port/db DSN (pgstac)")
     jobs_backend: str = Field("embedded", pattern=r"^(embedded|postgres(ql)?://.+)$",
-                              description="Job store: 'embedded' (files in jobs_dir, shared by the web workers) or a "
-                                          "postgresql://user:password@host:port/db DSN (records, run locks and results "
-                                          "in PostgreSQL: replicas share no disk for jobs)")
-    models_dir: Path | None = Field(None, description="Model store shared by the workers; default jobs_dir/models")
+                              description="Where jobs, stored workflow results, deployed processes and models live: "
+                                          "'embedded' (files in jobs_dir, shared by the web workers) or a "
+                                          "postgresql://user:password@host:port/db DSN (all of them in PostgreSQL, "
+                                          "jobs_dir only this machine's copies: replicas share no disk)")
+    models_dir: Path | None = Field(None, description="Model store shared by the workers (with a PostgreSQL jobs_backend: "
+                                    "this machine's copies of the database's models); default jobs_dir/models")
     model_files_dir: Path | None = Field(None, description="Folder of ONNX files users may register at POST /models")
 
     @property
