@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from demodata import build_demo_data
+from demodata import build_demo_data, expected_paths
 from processes.deployed import open_deployed_store
 from processes.engine.executor import make_executor
 from processes.graphs import open_graph_store
@@ -38,10 +38,11 @@ def build_services(settings: Settings) -> Services:
     """The service's state. With a PostgreSQL job backend, jobs, stored workflow results, deployed
     processes and models all live in that database (jobs_dir holds only this machine's staging
     folders and read-through copies); else in files under jobs_dir, shared by the web workers."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.jobs_dir.mkdir(parents=True, exist_ok=True)
-    demo = build_demo_data(settings.data_dir, size=settings.demo_size, dem_width=settings.dem_width) \
-        if settings.build_demo_data else {}
+    if settings.build_demo_data:
+        demo = build_demo_data(settings.data_dir, size=settings.demo_size, dem_width=settings.dem_width)
+    else:  # built by someone else (data_dir may be read-only)
+        demo = expected_paths(settings.data_dir, settings.demo_size, settings.dem_width)
     catalog = load_catalog(settings, demo)
     model_store = open_model_store(settings)
     executor = make_executor(settings.executor)
