@@ -5,7 +5,7 @@ import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 import yaml
 
@@ -18,8 +18,7 @@ from processes.deployed import open_deployed_store
 from processes.engine.executor import make_executor
 from processes.graphs import open_graph_store
 from processes.jobs import JobRunner, open_job_store
-from processes.models import AnyModelStore, export_environment, open_model_store as open_models
-from processes.ops import _models as model_registry
+from processes.models import AnyModelStore, install, open_model_store as open_models
 
 from . import errors, housekeeping
 from .catalog import load_catalog
@@ -44,7 +43,7 @@ def build_services(settings: Settings) -> Services:
     else:  # built by someone else (data_dir may be read-only)
         demo = expected_paths(settings.data_dir, settings.demo_size, settings.dem_width)
     catalog = load_catalog(settings, demo)
-    model_store = open_model_store(settings)
+    model_store, restore_models = open_model_store(settings)
     executor = make_executor(settings.executor)
     backend = settings.jobs_backend
     store = open_job_store(backend, settings.jobs_dir / "jobs")
@@ -53,17 +52,18 @@ def build_services(settings: Settings) -> Services:
     return Services(settings, catalog, graphs, store, runner, executor,
                     make_tile_cache(settings.tile_cache, settings.tile_cache_entries),
                     ThreadPoolExecutor(settings.tile_threads, thread_name_prefix="tiles"),
-                    open_deployed_store(backend, settings.jobs_dir / "deployed"), models=model_store)
+                    open_deployed_store(backend, settings.jobs_dir / "deployed"), models=model_store,
+                    restore_models=restore_models)
 
 
-def open_model_store(settings: Settings) -> AnyModelStore:
+def open_model_store(settings: Settings) -> tuple[AnyModelStore, Callable[[], None]]:
     """The model store operations use in this process, and in the executors' workers (which start
-    later and find it through the environment); operator models are checked and copied in."""
+    later and find it through the environment); operator models are checked and copied in. The
+    callable gives the process back the model store it had before (when the app stops)."""
     store = open_models(settings.jobs_backend, settings.model_store_dir)
-    export_environment(store)
-    model_registry.use(store)
+    restore = install(store)
     load_configured(settings, yaml.safe_load(Path(settings.catalog).read_text()) or {}, store)
-    return store
+    return store, restore
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             services.runner.shutdown()
             services.executor.shutdown()
             services.tile_pool.shutdown(wait=False, cancel_futures=True)
+            services.restore_models()
 
     routes = [r for m in ROUTE_MODULES for r in m.ROUTES]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=errors.HANDLERS,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from processes.engine.errors import UnknownCollection
 from processes.engine.executor import Executor
@@ -34,6 +34,7 @@ class Services:
     tile_pool: ThreadPoolExecutor
     deployed: AnyDeployedStore
     models: AnyModelStore | None = None  # the model store (set by build_services)
+    restore_models: Callable[[], None] = lambda: None  # gives the process back the model store it had before
     stac: StacService | None = None  # set by the lifespan once the STAC backend runs
     _nodes: dict[str, Node] = field(default_factory=dict)
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
+from ..ops import _models
 from ..ops._models import DB_ENV, ENV
 from .pg import PgModelStore
 from .store import Models, ModelStore
@@ -30,13 +32,25 @@ def open_model_store(backend: str, root: Path | str) -> AnyModelStore:
     return store
 
 
-def export_environment(store: AnyModelStore) -> None:
-    """Name `store` in this process's environment, for the worker processes it starts later."""
-    os.environ[ENV] = str(store.root)
-    if isinstance(store, PgModelStore):
-        os.environ[DB_ENV] = store.dsn
-    else:
-        os.environ.pop(DB_ENV, None)
+def install(store: AnyModelStore) -> Callable[[], None]:
+    """Make `store` the one operations use in this process, and name it in the environment for the
+    worker processes it starts later; returns what gives back the store this process had before."""
+    before = {k: os.environ.get(k) for k in (ENV, DB_ENV)}, _models.installed()
+    _set_environment({ENV: str(store.root), DB_ENV: store.dsn if isinstance(store, PgModelStore) else None})
+    _models.use(store)
+
+    def restore() -> None:
+        _set_environment(before[0])
+        _models.use(before[1])
+    return restore
+
+
+def _set_environment(values: dict[str, str | None]) -> None:
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 def from_environment() -> AnyModelStore:
@@ -50,5 +64,4 @@ def from_environment() -> AnyModelStore:
     return ModelStore(root)
 
 
-__all__ = ["AnyModelStore", "ModelStore", "Models", "PgModelStore", "export_environment", "from_environment",
-           "open_model_store"]
+__all__ = ["AnyModelStore", "ModelStore", "Models", "PgModelStore", "from_environment", "install", "open_model_store"]

@@ -69,6 +69,12 @@ def use(provider: ModelProvider | None) -> None:
         _provider = provider
 
 
+def installed() -> ModelProvider | None:
+    """The provider `use` installed (None: the environment's, built at first use)."""
+    with _lock:
+        return _provider
+
+
 def provider() -> ModelProvider:
     """The installed provider, else the store this process's environment names."""
     global _provider

@@ -128,3 +128,17 @@ def test_a_worker_process_finds_the_store_through_its_environment(stores, rf, tm
     assert json.loads(out.stdout) == rf.predict(x).astype(float).tolist()
     if isinstance(a, PgModelStore):
         assert list((tmp_path / "worker" / "env-rf").iterdir())  # its own copy
+
+
+def test_an_app_that_stops_gives_back_the_model_store_it_found(client, settings, tmp_path, empty_jobs_db):
+    """Several apps in one process (tests): the one stopping restores the operations' store and the
+    environment its workers read."""
+    from starlette.testclient import TestClient
+
+    from app.main import create_app
+    from processes.ops import _models
+
+    before, env = _models.installed(), (os.environ.get(ENV), os.environ.get(DB_ENV))
+    with TestClient(create_app(settings.model_copy(update={"jobs_dir": tmp_path, "jobs_backend": empty_jobs_db}))):
+        assert isinstance(_models.installed(), PgModelStore) and os.environ[DB_ENV] == empty_jobs_db
+    assert _models.installed() is before and (os.environ.get(ENV), os.environ.get(DB_ENV)) == env
