@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from processes.engine.errors import BudgetExceeded, ChunkLost, EngineError, GraphError, OutOfBounds, UnknownCollection, UnknownProcess
 from processes.deployed import DuplicateProcess, ImmutableProcess, NoSuchDeployed
 from processes.filters import FilterError
+from processes.graphs import GraphExpired
 from processes.jobs import JobNotFound, ResultNotFound
 from processes.models.runtime import ModelError
 from processes.ops._models import UnknownModel
@@ -84,6 +85,7 @@ TABLE: list[tuple[type[BaseException], int, str, str]] = [
     (DuplicateProcess, 409, DRU + "duplicated-process", "Duplicated process"),
     (ImmutableProcess, 403, DRU + "immutable-process", "Immutable process"),
     (NoSuchDeployed, 404, PROC + "no-such-process", "No such process"),
+    (GraphExpired, 410, COMMON + "gone", "Gone"),
     (JobNotFound, 404, PROC + "no-such-job", "No such job"),
     (ResultNotFound, 404, PROC + "result-not-ready", "Result not ready"),
     (EngineError, 400, COMMON + "invalid-parameter-value", "Invalid request"),
@@ -157,5 +159,6 @@ HANDLERS = {
     DuplicateProcess: engine_error,
     ImmutableProcess: engine_error,
     NoSuchDeployed: engine_error,
+    GraphExpired: engine_error,
     Exception: unexpected,
 }

@@ -3,37 +3,38 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from processes.engine.errors import UnknownCollection
 from processes.engine.executor import Executor
 from processes.engine.graph import Node, parse_process
 from processes.analysis import Context
 from processes.engine.sources import Source
-from processes.deployed import DeployedStore
+from processes.deployed import AnyDeployedStore
 from processes.engine.vectors import GeoJSONFile
 from processes.jobs import AnyJobStore, JobNotFound, JobRunner
-from processes.models.store import ModelStore
+from processes.graphs import AnyGraphStore
+from processes.models import AnyModelStore
 
 from .catalog import Catalog, CollectionConfig, FeatureEntry
 from .settings import Settings
 from .stac.service import StacService
 from .tile_cache import TileCache
-from .virtual import GraphStore
 
 
 @dataclass
 class Services:
     settings: Settings
     catalog: Catalog
-    graphs: GraphStore
+    graphs: AnyGraphStore
     jobs: AnyJobStore
     runner: JobRunner
     executor: Executor
     tiles: TileCache
     tile_pool: ThreadPoolExecutor
-    deployed: DeployedStore
-    models: ModelStore | None = None  # the model store (set by build_services)
+    deployed: AnyDeployedStore
+    models: AnyModelStore | None = None  # the model store (set by build_services)
+    restore_models: Callable[[], None] = lambda: None  # gives the process back the model store it had before
     stac: StacService | None = None  # set by the lifespan once the STAC backend runs
     _nodes: dict[str, Node] = field(default_factory=dict)
 
@@ -99,7 +100,7 @@ class Services:
         """What preparing an analysis looks up; `max_pixels`: the budget of analyses that check one
         when prepared (train-model, segment-features), the sync or the job limit."""
         return Context(self.resolve, self.lookup, self.features_source,
-                       self.models.root if self.models is not None else None, max_pixels, self.deployed.get)
+                       self.models.shared_root if self.models is not None else None, max_pixels, self.deployed.get)
 
 
 RESULTS_PREFIX = "job-"

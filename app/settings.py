@@ -24,7 +24,10 @@ class Settings(BaseSettings):
     demo_size: Literal["default", "large"] = Field(
         "default", description="Demo AOI: 'default' (10 km, ~290 parcels, built at first start) or 'large' "
         "(41 km, ~6,000 parcels, for benchmarks)")
-    build_demo_data: bool = True
+    build_demo_data: bool = Field(True, description="Build missing demo data into data_dir at start; false: use what "
+                                  "another process built there (e.g. a job filling a read-only volume)")
+    stac_dir: Path | None = Field(None, description="Where the STAC API's derived files go (thumbnails, item table); "
+                                  "default data_dir/stac (set it when data_dir is read-only)")
     executor: str = Field("process:2", description="'inline', 'process[:N]', 'dask://host:port'")
     tile_threads: int = Field(2, ge=1, le=64, description="Threads rendering tiles in each web worker: more "
                               "than the cores only adds GIL contention")
@@ -56,11 +59,17 @@ class Settings(BaseSettings):
                               description="STAC API backend: 'embedded' (stac-geoparquet + DuckDB, no server) "
                                           "or a postgresql://user:password@host:port/db DSN (pgstac)")
     jobs_backend: str = Field("embedded", pattern=r"^(embedded|postgres(ql)?://.+)$",
-                              description="Job store: 'embedded' (files in jobs_dir, shared by the web workers) or a "
-                                          "postgresql://user:password@host:port/db DSN (records, run locks and results "
-                                          "in PostgreSQL: replicas share no disk for jobs)")
-    models_dir: Path | None = Field(None, description="Model store shared by the workers; default jobs_dir/models")
+                              description="Where jobs, stored workflow results, deployed processes and models live: "
+                                          "'embedded' (files in jobs_dir, shared by the web workers) or a "
+                                          "postgresql://user:password@host:port/db DSN (all of them in PostgreSQL, "
+                                          "jobs_dir only this machine's copies: replicas share no disk)")
+    models_dir: Path | None = Field(None, description="Model store shared by the workers (with a PostgreSQL jobs_backend: "
+                                    "this machine's copies of the database's models); default jobs_dir/models")
     model_files_dir: Path | None = Field(None, description="Folder of ONNX files users may register at POST /models")
+
+    @property
+    def stac_work_dir(self) -> Path:
+        return self.stac_dir or self.data_dir / "stac"
 
     @property
     def model_store_dir(self) -> Path:

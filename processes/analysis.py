@@ -41,7 +41,7 @@ class Context:
     resolve: Resolver
     lookup: Callable[[str], Source]
     features: FeaturesResolver
-    models_dir: Path | None = None  # where train-model stores its models
+    models_dir: Path | None = None  # the folder train-model stores its models in; None: the job worker's own model store
     max_pixels: int | None = None  # the budget analyses that plan when prepared check (sync or job limit)
     processes: Processes | None = None  # published processes a raster input may nest (engine.graph)
 

@@ -118,19 +118,25 @@ def jobs_postgres(tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture
 def empty_jobs_db(jobs_postgres: str) -> str:
-    """The DSN of the session's job database, migrated and emptied for this test."""
+    """The DSN of the session's database, migrated and emptied for this test: jobs, stored workflow
+    results, deployed processes and models (everything a PostgreSQL backend keeps)."""
     import psycopg
 
-    from processes.jobs.pg import migrate
+    from processes.deployed.pg import migrate as deployed
+    from processes.graphs.pg import migrate as graphs
+    from processes.jobs.pg import migrate as jobs
+    from processes.models.pg import migrate as models
 
     with psycopg.connect(jobs_postgres, autocommit=True) as c:
-        migrate(c)
+        for migrate in (jobs, graphs, deployed, models):
+            migrate(c)
         c.execute("SET lock_timeout = '20s'")
-        c.execute("TRUNCATE geodeferred_jobs CASCADE")
+        c.execute("TRUNCATE geodeferred_jobs, geodeferred_graphs, geodeferred_deployed, geodeferred_models CASCADE")
     return jobs_postgres
 
 
 @pytest.fixture(params=["embedded", "postgresql"])
 def jobs_backend(request) -> str:
-    """Each job store in turn, as the GEODEFERRED_JOBS_BACKEND value."""
+    """Each backend in turn (files; a real PostgreSQL on loopback), as the GEODEFERRED_JOBS_BACKEND value:
+    it selects the store of jobs, stored workflow results, deployed processes and models."""
     return "embedded" if request.param == "embedded" else request.getfixturevalue("empty_jobs_db")

@@ -5,6 +5,8 @@
   and every service the brief names is there;
 - deploy/k8s/*.yaml: every object against Kubernetes 1.37's OpenAPI schemas in strict mode
   (kubernetes-validate, no unknown fields), and the services' selectors match pod labels;
+- both recipes: no service or dask pod mounts a writable shared volume (the source data is
+  mounted read-only, state lives in PostgreSQL and Redis, each pod's jobs dir is its own);
 - deploy/nginx.conf: `nginx -t` on a copy whose upstream points at loopback;
 - every YAML file: yamllint.
 """
@@ -56,12 +58,47 @@ def test_kubernetes_manifests_validate_strictly():
     objs = _k8s_objects()
     for obj in objs:
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
-    labels = [o["spec"]["template"]["metadata"]["labels"] for o in objs if o["kind"] == "Deployment"]
+    labels = [o["spec"]["template"]["metadata"]["labels"] for o in objs if o["kind"] in ("Deployment", "StatefulSet")]
     for svc in (o for o in objs if o["kind"] == "Service"):
         assert any(svc["spec"]["selector"].items() <= lab.items() for lab in labels), svc["metadata"]["name"]
     kinds = {(o["kind"], o["metadata"]["name"]) for o in objs}
     assert {("Deployment", "geodeferred"), ("Deployment", "dask-scheduler"), ("Deployment", "dask-worker"),
-            ("Service", "dask-scheduler"), ("Deployment", "redis")} <= kinds
+            ("Service", "dask-scheduler"), ("Deployment", "redis"), ("StatefulSet", "postgres"), ("Service", "postgres"),
+            ("Secret", "geodeferred-postgres")} <= kinds
+
+
+SERVICE_PODS = ("geodeferred", "dask-scheduler", "dask-worker")  # the service and its workers (not the data stores)
+
+
+def test_no_service_or_worker_pod_mounts_a_writable_shared_volume():
+    """Kubernetes: every claim they mount is mounted read-only (in the volume and in each mount) and
+    no claim is ReadWriteMany; their jobs dir is an emptyDir. Compose: every volume they mount is
+    read-only."""
+    objs = _k8s_objects()
+    claims = {o["metadata"]["name"]: o["spec"]["accessModes"] for o in objs if o["kind"] == "PersistentVolumeClaim"}
+    assert claims and not any("ReadWriteMany" in modes for modes in claims.values()), claims
+    for name in SERVICE_PODS:
+        pod = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == name)["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        for v in volumes.values():
+            assert set(v) - {"name"} <= {"emptyDir", "persistentVolumeClaim", "configMap", "secret"}, (name, v)
+            if "persistentVolumeClaim" in v:
+                assert v["persistentVolumeClaim"].get("readOnly") is True, (name, v)
+                assert "ReadOnlyMany" in claims[v["persistentVolumeClaim"]["claimName"]]
+        for c in pod.get("initContainers", []) + pod["containers"]:
+            for m in c.get("volumeMounts", []):
+                shared = "persistentVolumeClaim" in volumes[m["name"]]
+                assert not shared or m.get("readOnly") is True, (name, c["name"], m)
+        if name != "dask-scheduler":
+            jobs = [m for c in pod["containers"] for m in c.get("volumeMounts", []) if m["mountPath"] == "/srv/geodeferred/jobs"]
+            assert jobs and "emptyDir" in volumes[jobs[0]["name"]], name
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    for name in ("api", "dask-scheduler", "dask-worker"):
+        for mount in services[name].get("volumes", []):
+            ro = mount.get("read_only") is True if isinstance(mount, dict) else mount.split(":")[2:] == ["ro"]
+            assert ro, (name, mount)
+    assert "data:/srv/geodeferred/data:ro" in services["api"]["volumes"]
+    assert services["api"]["environment"]["GEODEFERRED_JOBS_BACKEND"].startswith("postgresql://")
 
 
 def test_a_manifest_with_an_unknown_field_is_refused():

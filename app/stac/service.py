@@ -47,7 +47,7 @@ def build_backend(settings: Settings, export: Export, work_dir: Path) -> tuple[A
 async def open_stac(settings: Settings, catalog: Catalog) -> AsyncIterator[StacService | None]:
     """Export the catalog, build the backend application and run its lifespan."""
     started = time.monotonic()
-    work_dir = settings.data_dir / "stac"
+    work_dir = settings.stac_work_dir
     export = await asyncio.to_thread(export_catalog, catalog, work_dir)  # thumbnails, files: off the loop
     if not export.items:
         log.info("STAC API: no catalogued STAC collection, /stac is not served")

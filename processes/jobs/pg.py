@@ -15,12 +15,9 @@ The schema is created or migrated at start (`migrate()`), serialised by an advis
 
 from __future__ import annotations
 
-import atexit
 import builtins
 import os
 import shutil
-import threading
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -28,14 +25,13 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Json, Jsonb
-from psycopg_pool import ConnectionPool
 
+from .. import database
+from ..database import LOCK_CLASS
 from .records import (FINAL, _ID_RE, JobNotFound, JobRecord, ResultNotFound, RunLock, _as_set, changed, check_id,
                       dismissed, expired, new_record, result_parts, succeeded)
 from .retention import Retention
 
-LOCK_CLASS = 0x67646A62  # advisory lock namespace ('gdjb'); key 0 serialises migrations, jobs use 1..2^31-1
-CHUNK = 1 << 20
 # Lock sessions sit idle for a whole job: server-side keepalives notice a vanished client host
 # within ~1 min (a killed process closes its socket at once).
 LOCK_OPTIONS = "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
@@ -67,38 +63,10 @@ MIGRATIONS = (
     """,
 )
 
-_POOLS: dict[tuple[int, str], ConnectionPool] = {}  # per process (a forked child makes its own)
-_POOLS_LOCK = threading.Lock()
-
-
-def _pool(dsn: str) -> ConnectionPool:
-    key = (os.getpid(), dsn)
-    with _POOLS_LOCK:
-        pool = _POOLS.get(key)
-        if pool is None:
-            pool = _POOLS[key] = ConnectionPool(dsn, min_size=1, max_size=6, kwargs={"autocommit": True},
-                                                check=ConnectionPool.check_connection, open=True,
-                                                name="geodeferred-jobs")
-    return pool
-
-
-@atexit.register
-def _close_pools() -> None:
-    for (pid, _), pool in list(_POOLS.items()):
-        if pid == os.getpid():
-            pool.close()
-
 
 def migrate(conn: psycopg.Connection) -> int:
-    """Apply the migrations this database lacks; returns the schema version."""
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_CLASS,))
-        conn.execute("CREATE TABLE IF NOT EXISTS geodeferred_jobs_schema (version integer NOT NULL)")
-        current = conn.execute("SELECT coalesce(max(version), 0) FROM geodeferred_jobs_schema").fetchone()[0]
-        for version, sql in enumerate(MIGRATIONS[current:], start=current + 1):
-            conn.execute(sql)
-            conn.execute("INSERT INTO geodeferred_jobs_schema VALUES (%s)", (version,))
-    return len(MIGRATIONS)
+    """Apply the job store's migrations this database lacks; returns the schema version."""
+    return database.migrate(conn, "jobs", MIGRATIONS)
 
 
 class PgJobStore(Retention):
@@ -258,7 +226,7 @@ class PgJobStore(Retention):
     # -- internals ----------------------------------------------------------------
 
     def _conn(self) -> Any:
-        return _pool(self.dsn).connection()
+        return database.connection(self.dsn)
 
     def _one(self, sql: str, job_id: str) -> tuple:
         check_id(job_id)
@@ -295,25 +263,13 @@ class PgJobStore(Retention):
             for path in sorted(p for p in staging.rglob("*") if p.is_file()):
                 name = path.relative_to(staging).as_posix()
                 with open(path, "rb") as f:
-                    seq = 0
-                    while (chunk := f.read(CHUNK)) or seq == 0:  # an empty file is one empty chunk
+                    for seq, chunk in database.chunks(f):
                         copy.write_row((job_id, attempt, name, seq, chunk))
-                        seq += 1
 
     @staticmethod
     def _download(c: psycopg.Connection, job_id: str, attempt: int, rel: str, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".dl-{uuid.uuid4().hex}"
-        try:
-            with c.transaction(), c.cursor(name=f"result_{uuid.uuid4().hex}") as cur, open(tmp, "wb") as f:
-                cur.itersize = 4  # chunks held at once
-                cur.execute("SELECT data FROM geodeferred_job_results WHERE job_id = %s AND attempt = %s AND name = %s "
-                            "ORDER BY seq", (job_id, attempt, rel))
-                for (data,) in cur:
-                    f.write(data)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        database.download(c, "SELECT data FROM geodeferred_job_results WHERE job_id = %s AND attempt = %s AND name = %s "
+                          "ORDER BY seq", (job_id, attempt, rel), path)
 
 
 @contextmanager

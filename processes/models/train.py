@@ -29,6 +29,7 @@ from ..engine.reader import dataset_info
 from ..engine.region import check_budget, evaluate_region
 from ..engine.sources import Source, source_from_dict
 from ..engine.vectors import InlineFeatures
+from ..ops import _models
 from ..ops._models import ModelClass
 from ..zonal.request import FeaturesResolver, select_features as zonal_select
 from . import samples as S
@@ -119,7 +120,7 @@ def prepare(p: TrainParams, ctx) -> dict[str, Any]:
     bands = output_bands(node, resolve)
     request: dict[str, Any] = {"params": p.model_dump(mode="json"), "graph": canonical(node), "bands": list(bands),
                                "collections": {c: lookup(c).to_dict() for c in sorted(collections_of(node))},
-                               "store": str(ctx.models_dir),
+                               "store": None if ctx.models_dir is None else str(ctx.models_dir),
                                "model_id": f"{_slug(p.name or p.method)}-{uuid.uuid4().hex[:8]}"}
     if p.method == "kmeans":
         if p.bbox is None:
@@ -237,7 +238,8 @@ def run(request: Mapping[str, Any], progress: Callable[[int, str], None] = lambd
     if "overall_accuracy" in report:
         extra["geodeferred:accuracy"] = {"overall_accuracy": report["overall_accuracy"], "kappa": report["kappa"]}
     item = build_item(request["model_id"], props, kind, bbox, created, extra, outputs=outputs)
-    ModelStore(request["store"]).put(request["model_id"], onnx, item, report)
+    store = ModelStore(request["store"]) if request["store"] else _models.provider()  # None: the worker's own store
+    store.put(request["model_id"], onnx, item, report)
     return {"id": request["model_id"], "report": report}
 
 

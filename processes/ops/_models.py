@@ -3,7 +3,9 @@
 Operations stay pure (no I/O of their own, no engine or app imports): `classify` and `cluster`
 name a model in their parameters and ask `get(id)` for it. The service installs its model store
 with `use()`; a worker process that has none yet (a process pool, a dask worker) builds one from
-the `GEODEFERRED_MODELS_DIR` directory the service exported before starting its executors.
+its environment: `GEODEFERRED_MODELS_DIR` (a folder) and `GEODEFERRED_MODELS_DB` (the database, if
+the models live there), which the service exports before starting its executors (dask workers on
+other machines are given them by their deployment).
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from typing import Literal, Protocol
 import numpy as np
 
 ENV = "GEODEFERRED_MODELS_DIR"
-DEFAULT_PROVIDER = "processes.models.store:ModelStore"
+DB_ENV = "GEODEFERRED_MODELS_DB"
+DEFAULT_PROVIDER = "processes.models:from_environment"
 
 
 class UnknownModel(KeyError):
@@ -66,14 +69,27 @@ def use(provider: ModelProvider | None) -> None:
         _provider = provider
 
 
-def get(model_id: str) -> Model:
+def installed() -> ModelProvider | None:
+    """The provider `use` installed (None: the environment's, built at first use)."""
+    with _lock:
+        return _provider
+
+
+def provider() -> ModelProvider:
+    """The installed provider, else the store this process's environment names."""
     global _provider
     with _lock:
         if _provider is None:
-            root = os.environ.get(ENV)
-            if not root:
-                raise UnknownModel(f"unknown model '{model_id}' (no model store is configured)")
+            if not os.environ.get(ENV) and not os.environ.get(DB_ENV):
+                raise UnknownModel("no model store is configured")
             module, _, name = DEFAULT_PROVIDER.partition(":")
-            _provider = getattr(importlib.import_module(module), name)(root)
-        provider = _provider
-    return provider.get(model_id)
+            _provider = getattr(importlib.import_module(module), name)()
+        return _provider
+
+
+def get(model_id: str) -> Model:
+    try:
+        p = provider()
+    except UnknownModel:
+        raise UnknownModel(f"unknown model '{model_id}' (no model store is configured)") from None
+    return p.get(model_id)

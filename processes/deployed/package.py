@@ -1,30 +1,25 @@
 """Workflows shared as processes (OGC API - Processes Part 2 deploy/replace/undeploy, with a Part 3
-workflow as the execution unit): the on-disk store and the `{"$input": name}` substitution.
+workflow as the execution unit): the application package and the `{"$input": name}` substitution.
 
 A deployed process is an OGC application package whose execution unit is a Part 3 execution
 request (`{"process": ..., "inputs": ...}`) in which any value may be a placeholder
 `{"$input": "name"}`. Its inputs are described from where the placeholders sit (a parameter of
 an operation takes that parameter's schema, a raster input the raster input schema); every
 placeholder has a default (the value it had when published), so the process is also a named
-collection whose tiles open with no input at all. One JSON file per process, written atomically
-(a new id is linked into place, so two workers cannot both create it); every worker reads the
-same files, so a deploy, replace or undeploy is seen at once by all of them and after restarts.
+collection whose tiles open with no input at all. The stores are in `store` (files) and `pg`.
 """
 from __future__ import annotations
 
 import copy
 import hashlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .engine.errors import GraphError
-from .ogc import RASTER_INPUT_SCHEMA, REGION
-from .ops import REGISTRY
+from ..engine.errors import GraphError
+from ..ogc import RASTER_INPUT_SCHEMA, REGION
+from ..ops import REGISTRY
 
 ID = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 MAX_PACKAGE = 256_000
@@ -206,76 +201,3 @@ def validate(d: Deployed, parse: Callable[[str, Mapping[str, Any]], Any]) -> Non
             if any(e.node.startswith(f"{d.process}.{p}") for p in paths):
                 raise type(e)(f"{e.reason} (the default of input '{name}')", e.node) from None
         raise
-
-
-class DeployedStore:
-    """One `<id>.json` per deployed process; atomic writes; every worker and restart sees the same."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
-        self._cache: dict[str, tuple[tuple[int, int, int], Deployed]] = {}
-
-    def _path(self, pid: str) -> Path:
-        if not ID.match(pid):
-            raise NoSuchDeployed(f"no deployed process '{pid}'")
-        return self.root / f"{pid}.json"
-
-    def _write_temp(self, d: Deployed) -> str:
-        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(d.to_json() | {"digest": d.digest}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        return tmp
-
-    def create(self, d: Deployed) -> None:
-        tmp = self._write_temp(d)
-        try:
-            os.link(tmp, self._path(d.id))  # fails if the id exists: no lost race between workers
-        except FileExistsError:
-            raise DuplicateProcess(f"process '{d.id}' exists; replace it with PUT /processes/{d.id}") from None
-        finally:
-            os.unlink(tmp)
-
-    def replace(self, d: Deployed) -> None:
-        if not self._path(d.id).exists():
-            raise NoSuchDeployed(f"no deployed process '{d.id}' to replace; deploy it with POST /processes")
-        os.replace(self._write_temp(d), self._path(d.id))
-
-    def delete(self, pid: str) -> None:
-        try:
-            self._path(pid).unlink()
-        except FileNotFoundError:
-            raise NoSuchDeployed(f"no deployed process '{pid}'") from None
-        self._cache.pop(pid, None)
-
-    def get(self, pid: str) -> Deployed | None:
-        try:
-            path = self._path(pid)
-            st = path.stat()
-        except (NoSuchDeployed, FileNotFoundError):
-            return None
-        key = (st.st_ino, st.st_mtime_ns, st.st_size)
-        hit = self._cache.get(pid)
-        if hit is not None and hit[0] == key:
-            return hit[1]
-        try:
-            doc = json.loads(path.read_text())
-        except FileNotFoundError:
-            return None
-        d = Deployed(doc["id"], doc["title"], doc["description"], doc["version"], doc["workflow"], doc["inputs"],
-                     doc["digest"])
-        self._cache[pid] = (key, d)
-        return d
-
-    def version(self, d: Deployed, seen: frozenset[str] = frozenset()) -> str:
-        """Names what `d` computes now: its digest and the versions of the published processes it
-        nests (replacing one of those is a new version of `d` too)."""
-        seen = seen | {d.id}
-        inner = [self.get(pid) for pid in sorted(process_ids(d.workflow) - seen - set(REGISTRY))]
-        parts = [d.digest] + [self.version(i, seen) for i in inner if i is not None]
-        return d.digest if len(parts) == 1 else hashlib.sha256(" ".join(parts).encode()).hexdigest()[:24]
-
-    def ids(self) -> list[str]:
-        return sorted(p.stem for p in self.root.glob("*.json"))
