@@ -44,7 +44,7 @@ def services(width: int):
 
 def region_part(width: int, quick: bool) -> dict:
     # the whole globe at the DEM's native resolution, in the service's chunks (REGION_CHUNK)
-    return inproc.region_throughput(services(width), "dem", None, 1 if quick else 2)
+    return inproc.region_throughput(services(width), "dem", None, 2 if quick else 3)
 
 
 class Replica:
@@ -180,12 +180,12 @@ def load_part(width: int, seconds: float, concurrency: int = 16) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.cluster", description=__doc__)
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--width", type=int, help="demo DEM width (default 8640, quick 4320)")
+    p.add_argument("--width", type=int, help="demo DEM width (default 17280, quick 8640)")
     p.add_argument("--seconds", type=float, help="per load run (default 10, quick 4)")
     p.add_argument("--skip-region", action="store_true")
     p.add_argument("--skip-load", action="store_true")
     a = p.parse_args(argv)
-    width = a.width or (4320 if a.quick else 8640)
+    width = a.width or (8640 if a.quick else 17280)
     from demodata import build_demo_data
 
     build_demo_data(VAR / "data", dem_width=width)

@@ -217,8 +217,8 @@ def region_throughput(svc, cid: str, side: int | None, repeats: int, chunk: int 
         ex = make_executor(spec)
         runs = []
         try:
-            for _ in region_parts([node], grid.window(0, 0, 2 * chunk, 2 * chunk), lookup, ex, chunk=chunk):
-                pass  # warm: workers started, sources opened
+            for _ in region_parts([node], grid, lookup, ex, chunk=chunk):
+                pass  # warm, one whole run: workers started, sources opened, the OS page cache filled
             pool = psutil.Process().children(recursive=True)
             for _ in range(repeats):
                 q = quiet.wait_quiet()

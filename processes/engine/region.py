@@ -60,6 +60,19 @@ class Part:
     row_off: int
     rasters: list[Raster]
 
+    # What crosses from a worker to the coordinator: masks as bits, an eighth of their bytes.
+    def __getstate__(self) -> tuple:
+        return self.col_off, self.row_off, [(r.data, np.packbits(r.mask), r.band_names, r.cell_x, r.cell_y,
+                                             r.datetime, r.origin) for r in self.rasters]
+
+    def __setstate__(self, state: tuple) -> None:
+        col_off, row_off, rasters = state
+        object.__setattr__(self, "col_off", col_off)
+        object.__setattr__(self, "row_off", row_off)
+        object.__setattr__(self, "rasters", [
+            Raster(data, np.unpackbits(bits, count=data.shape[1] * data.shape[2]).reshape(data.shape[1:]).view(bool),
+                   names, cx, cy, dt, origin) for data, bits, names, cx, cy, dt, origin in rasters])
+
 
 def chunks(grid: Grid, size: int) -> list[tuple[int, int, int, int]]:
     """(col_off, row_off, width, height) windows covering the grid, row by row."""
