@@ -86,7 +86,8 @@ class Analysis:
     prepare: Callable[[Any, Context], dict[str, Any]]
     run: Callable[..., Iterator[dict[str, Any]]] | None = None  # run(request, executor, chunk, progress, max_pixels)
     keywords: tuple[str, ...] = ()
-    work: Callable[[dict, Path, Callable[[int, str], None]], dict] | None = None  # document analyses: -> manifest
+    # document analyses: work(request, results dir, progress, executor) -> manifest
+    work: Callable[[dict, Path, Callable[[int, str], None], Executor | None], dict] | None = None
     outputs: dict[str, dict[str, Any]] | None = None  # a document analysis's outputs (None: the feature table)
     rasters: dict[str, tuple[str, int]] | None = None  # raster inputs (title, minOccurs) when params is None
     # more documents a table analysis's job writes beside it: (request, results dir) -> manifest entries
@@ -166,7 +167,7 @@ def run_job_work(process_id: str, request: dict, results_dir: Path, progress: Ca
     that the job's features collection serves (a document analysis writes its own documents)."""
     a = ANALYSES[process_id]
     if a.work is not None:
-        return a.work(request, results_dir, progress)
+        return a.work(request, results_dir, progress, executor)
     media = request.get("media_type", encode.GEOJSON)
     progress(1, "planning")
     records = list(ANALYSES[process_id].run(

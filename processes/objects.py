@@ -20,6 +20,7 @@ from rasterio.features import shapes
 
 from .engine.errors import GraphError
 from .engine.graph import ProcessNode, canonical, collections_of, output_bands, parse_node
+from .engine.executor import Executor
 from .engine.region import check_budget, evaluate_region
 from .engine.sources import source_from_dict
 from .execute import REGION_INPUTS, Region, parse_region
@@ -52,12 +53,12 @@ def prepare(inputs: Any, ctx) -> dict[str, Any]:
             "collections": {c: ctx.lookup(c).to_dict() for c in sorted(colls)}}
 
 
-def features(request: Mapping[str, Any]) -> dict[str, Any]:
+def features(request: Mapping[str, Any], executor: Executor | None = None) -> dict[str, Any]:
     colls = {k: source_from_dict(v) for k, v in request["collections"].items()}
     nodes = [parse_node(g, colls.__getitem__) for g in request["graphs"]]
     r = request["region"]
     grid = Region(r["crs"], tuple(r["bbox"]), r["width"], r["height"]).grid()
-    rasters = evaluate_region(nodes, grid, colls.__getitem__, chunk=512)
+    rasters = evaluate_region(nodes, grid, colls.__getitem__, executor, chunk=request.get("chunk", 1024))
     seg = rasters[0]
     labels = seg.data[0]
     valid = seg.mask
@@ -89,8 +90,9 @@ def features(request: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": out, "numberReturned": len(out)}
 
 
-def run_job_work(request: dict, results_dir: Path, progress: Callable[[int, str], None]) -> dict:
+def run_job_work(request: dict, results_dir: Path, progress: Callable[[int, str], None],
+                 executor: Executor | None = None) -> dict:
     progress(5, "segmenting")
-    (results_dir / "segments.geojson").write_text(json.dumps(features(request)))
+    (results_dir / "segments.geojson").write_text(json.dumps(features(request, executor)))
     progress(100, "done")
     return {"segments": {"file": "segments.geojson", "mediaType": "application/geo+json"}}

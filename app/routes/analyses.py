@@ -60,7 +60,7 @@ async def respond_documents(request: Request, pid: str, job: dict[str, Any]) -> 
     """A document analysis (train-model, segment-features) run in this request: its documents as JSON."""
     s = request.app.state.services
     with tempfile.TemporaryDirectory() as tmp, load.computing(s.settings.max_sync_executions, "executions", retry_after=5):
-        manifest = await run_in_threadpool(ANALYSES[pid].work, job, Path(tmp), lambda pct, msg="": None)
+        manifest = await run_in_threadpool(ANALYSES[pid].work, job, Path(tmp), lambda pct, msg="": None, s.executor)
         doc = {name: json.loads((Path(tmp) / entry["file"]).read_text()) for name, entry in manifest.items()}
     return JSONResponse(doc)
 
@@ -78,6 +78,8 @@ async def execute(request: Request, pid: str, asynchronous: bool) -> Response:
     media = None if documents else media_type(request, body)
     budget = s.settings.max_job_pixels if asynchronous else s.settings.max_sync_pixels
     job = await run_in_threadpool(parse, pid, body.get("inputs", {}), s.analysis_context(budget))
+    if documents:  # their rasters are evaluated in the service's region chunks on the executor
+        job["chunk"] = s.settings.region_chunk
     if not asynchronous:
         if documents:
             return await respond_documents(request, pid, job)

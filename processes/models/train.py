@@ -23,6 +23,7 @@ import sklearn
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..engine.errors import GraphError
+from ..engine.executor import Executor
 from ..engine.graph import canonical, collections_of, output_bands, parse_node
 from ..engine.grid import Grid
 from ..engine.reader import dataset_info
@@ -175,8 +176,10 @@ def _estimator(p: TrainParams):
     return KMeans(p.clusters, n_init=4, random_state=p.seed)
 
 
-def run(request: Mapping[str, Any], progress: Callable[[int, str], None] = lambda pct, msg: None) -> dict[str, Any]:
-    """Train, validate and store; returns {"id", "report"}."""
+def run(request: Mapping[str, Any], progress: Callable[[int, str], None] = lambda pct, msg: None,
+        executor: Executor | None = None) -> dict[str, Any]:
+    """Train, validate and store; returns {"id", "report"}. The feature stack (and a labels raster)
+    is evaluated in chunks on the executor's workers (None: here)."""
     p = TrainParams(**request["params"])
     colls = {k: source_from_dict(v) for k, v in request["collections"].items()}
     node = parse_node(request["graph"], colls.__getitem__)
@@ -184,11 +187,13 @@ def run(request: Mapping[str, Any], progress: Callable[[int, str], None] = lambd
     grid = Grid.from_bounds(g["crs"], tuple(g["bounds"]), g["width"], g["height"])
     classes = tuple(ModelClass(int(v), str(n), str(c)) for v, n, c in request["classes"] or ())
     progress(5, "evaluating the feature stack")
-    (stack,) = evaluate_region([node], grid, colls.__getitem__, chunk=512)
+    chunk = request.get("chunk", 1024)
+    (stack,) = evaluate_region([node], grid, colls.__getitem__, executor, chunk=chunk)
     x = stack.data.reshape(stack.data.shape[0], -1).T
     valid = stack.mask.ravel() & np.isfinite(x).all(1)
     if request.get("labels") is not None:  # classes and sample groups come from the class raster
-        (raster,) = evaluate_region([parse_node(request["labels"], colls.__getitem__)], grid, colls.__getitem__, chunk=512)
+        (raster,) = evaluate_region([parse_node(request["labels"], colls.__getitem__)], grid, colls.__getitem__,
+                                    executor, chunk=chunk)
         lab, cells, classes, dropped = S.raster_groups(raster.data[0], raster.mask & valid.reshape(raster.mask.shape),
                                                        p.block, p.class_names or {}, p.min_samples)
         S.check_counts(cells, lab, {c.value: c.name for c in classes}, p.min_samples)
@@ -243,9 +248,10 @@ def run(request: Mapping[str, Any], progress: Callable[[int, str], None] = lambd
     return {"id": request["model_id"], "report": report}
 
 
-def run_job_work(request: dict, results_dir: Path, progress: Callable[[int, str], None]) -> dict:
+def run_job_work(request: dict, results_dir: Path, progress: Callable[[int, str], None],
+                 executor: Executor | None = None) -> dict:
     """Job work: train and write the model reference and report as the job's one JSON result."""
-    out = run(request, progress)
+    out = run(request, progress, executor)
     (results_dir / "model.json").write_text(json.dumps(out))
     progress(100, "done")
     return {"model": {"file": "model.json", "mediaType": "application/json"}}
