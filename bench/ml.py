@@ -4,7 +4,7 @@
   through the classify operation) against the same tile's stack evaluated by the engine plus a
   plain scikit-learn `predict` of the same forest on its valid pixels. Target overhead <= 25 %.
 - Region throughput: the class map of a 1024 x 1024 px region (10 m) in 256-px chunks on process
-  pools of 1 and 2 workers (Mpx/s, best of the repeats).
+  pools and dask LocalClusters of 1 and 2 workers (Mpx/s, best of the repeats).
 """
 from __future__ import annotations
 
@@ -87,6 +87,9 @@ def cpu_ms(fn, grids) -> float:
     return statistics.median(runs)
 
 
+SPECS = ("process:1", "process:2", "dask-local:1", "dask-local:2")  # local pools and dask LocalClusters
+
+
 def run() -> dict:
     from processes.engine.evaluate import evaluate
     from processes.engine.executor import make_executor
@@ -119,7 +122,7 @@ def run() -> dict:
     res["overhead"] = t["classify (engine, ONNX)"] / t["stack + scikit-learn predict"] - 1
     region = Grid.from_bounds("EPSG:32631", (602000, 4804000, 612240, 4814240), 1024, 1024)
     res["region"] = {}
-    for spec in ("process:1", "process:2"):
+    for spec in SPECS:
         ex = make_executor(spec)
         try:
             evaluate_region([classify], region.window(0, 0, 512, 512), svc.lookup, ex, chunk=256)  # warm
@@ -131,7 +134,10 @@ def run() -> dict:
         finally:
             ex.shutdown()
         res["region"][spec] = {"seconds": round(best, 2), "mpx_per_s": round(1024 * 1024 / best / 1e6, 3)}
-    res["region"]["speedup"] = res["region"]["process:2"]["mpx_per_s"] / res["region"]["process:1"]["mpx_per_s"]
+    mpx = {spec: res["region"][spec]["mpx_per_s"] for spec in SPECS}
+    res["region"]["speedup"] = mpx["process:2"] / mpx["process:1"]
+    res["region"]["dask_speedup"] = mpx["dask-local:2"] / mpx["dask-local:1"]
+    res["region"]["pool_over_dask_2"] = mpx["process:2"] / mpx["dask-local:2"]
     return res
 
 
@@ -142,10 +148,11 @@ def print_report(res: dict) -> None:
     o = res["overhead"]
     print(f"  overhead vs scikit-learn predict: {100 * o:+.1f} %  (target <= 25 %: {'met' if o <= 0.25 else 'NOT met'})")
     print("Region class map, 1024 x 1024 px in 256-px chunks")
-    for spec in ("process:1", "process:2"):
+    for spec in SPECS:
         r = res["region"][spec]
-        print(f"  {spec:10s} {r['seconds']:6.2f} s  {r['mpx_per_s']:.3f} Mpx/s")
-    print(f"  speedup 2 vs 1 workers: {res['region']['speedup']:.2f}x")
+        print(f"  {spec:12s} {r['seconds']:6.2f} s  {r['mpx_per_s']:.3f} Mpx/s")
+    print(f"  speedup 2 vs 1 workers: {res['region']['speedup']:.2f}x (pool), {res['region']['dask_speedup']:.2f}x (dask);"
+          f" pool / dask at 2 workers: {res['region']['pool_over_dask_2']:.2f}x")
 
 
 if __name__ == "__main__":
