@@ -63,13 +63,15 @@ async def unless_disconnected(request, pool: cf.Executor | None, fn, *args, **kw
     call = functools.partial(cancel.run, stop, functools.partial(fn, *args, **kwargs))
     work: cf.Future = pool.submit(call) if pool is not None else _in_threads(call)
     work.add_done_callback(functools.partial(_count_stopped, fn.__name__))
+    waiting = asyncio.wrap_future(work)
     watch = asyncio.ensure_future(_disconnect(request.receive))
     try:
-        done, _ = await asyncio.wait({asyncio.wrap_future(work), watch}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({waiting, watch}, return_when=asyncio.FIRST_COMPLETED)
         if watch in done and not work.done():
             stop.set()
             if work.cancel():
                 cancelled[fn.__name__] += 1
+            waiting.cancel()  # nobody awaits its outcome now
             return None
         return work.result()
     finally:
