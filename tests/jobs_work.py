@@ -97,3 +97,24 @@ def log_and_hang_first_time(process_id: str, request: dict[str, Any], results_di
         time.sleep(60)
     (results_dir / "done.txt").write_text("done")
     return {"done": {"file": "done.txt", "mediaType": "text/plain"}}
+
+
+def gated(process_id: str, request: dict[str, Any], results_dir: Path, progress: Progress, *executor: Any) -> dict[str, Any]:
+    """Execution n (1, 2, ...: one line each in request['log']) touches `{started}.{n}`, then waits
+    for `{go}.{n}`, reporting progress every 20 ms meanwhile if request['report'] (else silent),
+    then reports progress and writes `result.txt`: request['text'] and n. Runs coordinated too."""
+    with open(request["log"], "a+") as f:
+        f.seek(0)
+        n = len(f.read().splitlines()) + 1
+        f.write(f"{os.getpid()}\n")
+    Path(f"{request['started']}.{n}").touch()
+    go = Path(f"{request['go']}.{n}")
+    deadline = time.monotonic() + 60
+    while not go.exists() and time.monotonic() < deadline:
+        if request.get("report"):
+            progress(10, "waiting")
+        time.sleep(0.02)
+    for pct in (50, 90):
+        progress(pct, "after the gate")
+    (results_dir / "result.txt").write_text(f"{request['text']} by execution {n}")
+    return {"out": {"file": "result.txt", "mediaType": "text/plain"}}

@@ -15,7 +15,9 @@ Two stores with one interface (`open_job_store`):
     root/{job_id}/results/      outputs of the successful attempt (never partial)
 
 - `PgJobStore` (`postgresql://` DSN): records, requests and results in PostgreSQL, the run lock an
-  advisory lock of the running process's session; replicas share no disk (see its module).
+  advisory lock of the running process's session; replicas share no disk (see its module). A
+  runner whose lock session the server ended (a restart) takes it again or abandons the run
+  (`RunLock.check()`, `LockLost`).
 
 A held run lock means "a live process runs this job" (the kernel or the database server drops
 it when that process dies), so recovery resubmits exactly the jobs nobody is running.
@@ -24,7 +26,7 @@ it when that process dies), so recovery resubmits exactly the jobs nobody is run
 from pathlib import Path
 
 from .pg import PgJobStore
-from .records import ACTIVE, FINAL, JobDismissed, JobNotFound, JobRecord, ResultNotFound, RunLock
+from .records import ACTIVE, FINAL, JobDismissed, JobNotFound, JobRecord, LockLost, ResultNotFound, RunLock
 from .runner import JobRunner, run_job
 from .store import JobStore
 
@@ -42,4 +44,4 @@ def open_job_store(backend: str, root: Path) -> AnyJobStore:
 
 
 __all__ = ["ACTIVE", "FINAL", "AnyJobStore", "JobDismissed", "JobNotFound", "JobRecord", "JobRunner", "JobStore",
-           "PgJobStore", "ResultNotFound", "RunLock", "open_job_store", "run_job"]
+           "LockLost", "PgJobStore", "ResultNotFound", "RunLock", "open_job_store", "run_job"]

@@ -4,9 +4,13 @@ Records and requests are rows, results are 1 MiB bytea chunks (streamed in with 
 server-side cursor, so memory does not grow with a result's size), and the run lock is a
 session-level advisory lock held on a connection of its own by the process that runs the job: the
 server drops it when that process (and so its connection) dies, which is what lets recovery resume
-exactly the jobs nobody runs. `root` is this machine's own folder::
+exactly the jobs nobody runs; a runner whose lock session broke takes it again or abandons its
+attempt (see pglock), and results are published on the lock session. `root` is this machine's own
+folder::
 
-    root/{job_id}/staging/   where an attempt running here writes (uploaded by complete())
+    root/{job_id}/staging-{attempt}/  where an attempt running here writes (uploaded by complete();
+                             one folder per attempt: an abandoned attempt and the one that took
+                             over may run side by side for a moment)
     root/{job_id}/results/   read-through cache of published results (checked against the
                              database on every access, pruned when they expire)
 
@@ -27,14 +31,10 @@ import psycopg
 from psycopg.types.json import Json, Jsonb
 
 from .. import database
-from ..database import LOCK_CLASS
-from .records import (FINAL, _ID_RE, JobNotFound, JobRecord, ResultNotFound, RunLock, _as_set, changed, check_id,
+from .pglock import PgRunLock, holds
+from .records import (FINAL, _ID_RE, JobNotFound, JobRecord, LockLost, ResultNotFound, _as_set, changed, check_id,
                       dismissed, expired, new_record, result_parts, succeeded)
 from .retention import Retention
-
-# Lock sessions sit idle for a whole job: server-side keepalives notice a vanished client host
-# within ~1 min (a killed process closes its socket at once).
-LOCK_OPTIONS = "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
 
 MIGRATIONS = (
     """
@@ -80,22 +80,9 @@ class PgJobStore(Retention):
         with self._conn() as c:
             return migrate(c)
 
-    def try_run_lock(self, job_id: str) -> RunLock | None:
+    def try_run_lock(self, job_id: str) -> PgRunLock | None:
         """The job's advisory lock on a session of its own, if no other session holds it."""
-        check_id(job_id)
-        conn = psycopg.connect(self.dsn, autocommit=True, options=LOCK_OPTIONS)
-        try:
-            row = conn.execute("SELECT pg_try_advisory_lock(%s, lock_key) FROM geodeferred_jobs WHERE job_id = %s",
-                               (LOCK_CLASS, job_id)).fetchone()
-        except BaseException:
-            conn.close()
-            raise
-        if row is None or not row[0]:
-            conn.close()
-            if row is None:
-                raise JobNotFound(job_id)
-            return None
-        return RunLock(conn.close)  # closing the session releases the lock
+        return PgRunLock.try_take(self.dsn, check_id(job_id))
 
     def create(self, process_id: str, request: dict[str, Any]) -> JobRecord:
         rec = new_record(process_id)
@@ -158,28 +145,35 @@ class PgJobStore(Retention):
     # -- used by run_job in the worker process --------------------------------------
 
     def new_staging(self, job_id: str) -> Path:
-        """A fresh, empty local staging folder (only called under the job's run lock)."""
-        staging = self.root / check_id(job_id) / "staging"
-        shutil.rmtree(staging, ignore_errors=True)  # leftovers of an interrupted attempt
+        """A fresh, empty local staging folder for the current attempt (only called under the job's
+        run lock); other attempts' folders here are leftovers (interrupted, or abandoned)."""
+        job_dir = self.root / check_id(job_id)
+        for old in job_dir.glob("staging*"):
+            shutil.rmtree(old, ignore_errors=True)
+        staging = job_dir / f"staging-{self.get(job_id).attempts}"
         staging.mkdir(parents=True)
         return staging
 
-    def complete(self, job_id: str, staging: Path, manifest: dict[str, Any]) -> JobRecord:
+    def complete(self, job_id: str, staging: Path, manifest: dict[str, Any], lock: PgRunLock) -> JobRecord:
         """Upload staging as this attempt's results, then publish them and mark successful in one
-        short transaction, unless dismissed meanwhile. An upload cut short leaves rows of an attempt
-        that is never published; the next publication or the job's deletion removes them."""
+        short transaction, unless dismissed meanwhile. Both run on the run lock's session and the
+        publication checks that the session holds the lock (LockLost if not): a session that broke
+        meanwhile fails them, so only the lock's holder publishes. An upload cut short leaves rows
+        of an attempt that is never published; the next publication or the job's deletion removes them."""
         attempt = self.get(job_id).attempts
-        with self._conn() as c:
-            with c.transaction():
+        c = lock.conn
+        with c.transaction():
+            c.execute("DELETE FROM geodeferred_job_results WHERE job_id = %s AND attempt = %s", (job_id, attempt))
+            self._upload(c, job_id, attempt, staging)
+        with self._locked(job_id, c) as (_, rec):
+            if not holds(c, job_id):
+                raise LockLost(f"job {job_id}: its run lock is not held by the publishing session")
+            if rec.status != "running":
                 c.execute("DELETE FROM geodeferred_job_results WHERE job_id = %s AND attempt = %s", (job_id, attempt))
-                self._upload(c, job_id, attempt, staging)
-            with self._locked(job_id, c) as (_, rec):
-                if rec.status != "running":
-                    c.execute("DELETE FROM geodeferred_job_results WHERE job_id = %s AND attempt = %s", (job_id, attempt))
-                    shutil.rmtree(staging, ignore_errors=True)
-                    return rec
-                c.execute("DELETE FROM geodeferred_job_results WHERE job_id = %s AND attempt <> %s", (job_id, attempt))
-                rec = self._write(c, succeeded(rec, manifest), results_attempt=attempt)
+                shutil.rmtree(staging, ignore_errors=True)
+                return rec
+            c.execute("DELETE FROM geodeferred_job_results WHERE job_id = %s AND attempt <> %s", (job_id, attempt))
+            rec = self._write(c, succeeded(rec, manifest), results_attempt=attempt)
         results = staging.parent / "results"  # what this machine wrote is its cache
         shutil.rmtree(results, ignore_errors=True)
         os.rename(staging, results)

@@ -33,6 +33,11 @@ class JobDismissed(Exception):
     """Raised inside work by the progress callback once the job was dismissed: stops it early."""
 
 
+class LockLost(Exception):
+    """The run lock went while its holder lived (the database server restarted) and another process
+    holds it now: the holder abandons its attempt, which the record no longer belongs to."""
+
+
 class JobRecord(BaseModel):
     """OGC statusInfo fields plus the results manifest, a short error and the attempt count."""
 
@@ -61,10 +66,18 @@ class JobRecord(BaseModel):
 
 class RunLock:
     """Proof that this process runs a job (or probes it): `release()` it, or use it as a context
-    manager. The system drops it when the holding process dies (flock, or a PostgreSQL session)."""
+    manager. The system drops it when the holding process dies (flock, or a PostgreSQL session).
+
+    `check()` verifies that it is still held, cheaply enough to call at every progress update: a
+    flock cannot be lost while its holder lives (always held); a PostgreSQL lock goes with its
+    session when the server restarts, and is then taken again or :class:`LockLost` raised."""
 
     def __init__(self, release: Callable[[], None]) -> None:
         self._release: Callable[[], None] | None = release
+
+    def check(self) -> None:
+        if self._release is None:
+            raise LockLost("the run lock was released")
 
     def release(self) -> None:
         if self._release is not None:

@@ -7,6 +7,12 @@ Two ways to run a job's work function:
   (it gets the executor as a fifth argument). A job never waits on tasks of the pool it runs in
   (which deadlocks a process pool), and one job spreads over every worker of a dask cluster.
   If this process dies, its run locks go with it and recovery resumes the job elsewhere.
+
+A run checks that it still holds its lock at every progress update and before it publishes
+(`RunLock.check()`: no database round trip while the lock session is healthy). A PostgreSQL lock
+whose session broke (the server restarted) is taken again; if another replica's recovery took it
+first, the run is abandoned at once: its staged files go, the record (now the new holder's) is
+left alone, and the run returns "abandoned".
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .records import ACTIVE, FINAL, _WORK_RE, JobDismissed, JobNotFound, RunLock, _now, _short_error
+from .records import ACTIVE, FINAL, _WORK_RE, JobDismissed, JobNotFound, LockLost, RunLock, _now, _short_error
 
 if TYPE_CHECKING:  # pragma: no cover
     from processes.engine.executor import Executor
@@ -43,24 +50,36 @@ def _load_work(work: str) -> WorkFn:
 
 
 class _Progress:
-    """Progress callback given to work: throttled record updates, cooperative dismissal.
+    """Progress callback given to work: throttled record updates, cooperative dismissal, and the
+    run lock checked on every call (cheap; LockLost stops the work like a dismissal does). A
+    progress write that fails (the database restarting) is skipped once the lock checks out.
 
     At most one update per `interval`, except the first measured progress (above 0 %), which is
     always written: a short job still shows that it moved before it ends."""
 
-    def __init__(self, store: JobStore, job_id: str, interval: float = 0.5) -> None:
-        self.store, self.job_id, self.interval = store, job_id, interval
+    def __init__(self, store: JobStore, job_id: str, interval: float = 0.5, lock: RunLock | None = None) -> None:
+        self.store, self.job_id, self.interval, self.lock = store, job_id, interval, lock
         self._last = float("-inf")
         self._moved = False
 
     def __call__(self, percent: int, message: str = "") -> None:
+        if self.lock is not None:
+            self.lock.check()
         now = time.monotonic()
         pct = max(0, min(100, int(percent)))
         first_move = pct > 0 and not self._moved
         if now - self._last < self.interval and not first_move:
             return
         self._last, self._moved = now, self._moved or pct > 0
-        rec = self.store.update(self.job_id, only_if={"running"}, progress=pct, message=message or "running")
+        try:
+            rec = self.store.update(self.job_id, only_if={"running"}, progress=pct, message=message or "running")
+        except Exception:
+            if self.lock is None:
+                raise
+            # e.g. the database went away mid-write: progress can wait, the lock cannot
+            log.warning("job %s: progress not recorded", self.job_id, exc_info=True)
+            self.lock.check()
+            return
         if rec.status != "running":
             raise JobDismissed(self.job_id)
 
@@ -80,7 +99,7 @@ def run_job(store: JobStore, job_id: str, work: str, executor: Executor | None =
     if lock is None:
         return "busy"
     with lock:  # also released by the system if this process dies
-        return _run_locked(store, job_id, work, executor, stopping)
+        return _run_locked(store, job_id, work, executor, stopping, lock)
 
 
 def _acquire(store: JobStore, job_id: str) -> RunLock | None:
@@ -95,7 +114,7 @@ def _acquire(store: JobStore, job_id: str) -> RunLock | None:
 
 
 def _run_locked(store: JobStore, job_id: str, work: str, executor: Executor | None,
-                stopping: threading.Event | None) -> str:
+                stopping: threading.Event | None, lock: RunLock) -> str:
     rec = store.get(job_id)
     if rec.status in FINAL:
         return rec.status
@@ -105,24 +124,37 @@ def _run_locked(store: JobStore, job_id: str, work: str, executor: Executor | No
         return rec.status
     staging = store.new_staging(job_id)
     try:
-        args = (rec.processID, store.request(job_id), staging, _Progress(store, job_id))
+        return _attempt(store, rec.processID, job_id, work, executor, stopping, lock, staging)
+    except LockLost as exc:
+        log.warning("job %s: attempt %d abandoned: %s", job_id, rec.attempts, exc)
+        return "abandoned"
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already once published
+
+
+def _attempt(store: JobStore, process_id: str, job_id: str, work: str, executor: Executor | None,
+             stopping: threading.Event | None, lock: RunLock, staging: Path) -> str:
+    """Run the work into staging and publish it; LockLost once another process holds the lock."""
+    try:
+        args = (process_id, store.request(job_id), staging, _Progress(store, job_id, lock=lock))
         manifest = _load_work(work)(*args, *((executor,) if executor is not None else ()))
         if not isinstance(manifest, dict):
             raise TypeError(f"work returned {type(manifest).__name__}, expected a dict manifest")
         manifest = json.loads(json.dumps(manifest))  # fail here, not when writing the record
+    except LockLost:
+        raise
     except JobDismissed:
-        shutil.rmtree(staging, ignore_errors=True)
         return "dismissed"
     except Exception as exc:
         if stopping is not None and stopping.is_set():  # the service stops: not the job's fault
             log.warning("job %s interrupted by shutdown; the next recovery resumes it", job_id)
-            shutil.rmtree(staging, ignore_errors=True)
             return "interrupted"
-        log.exception("job %s (%s) failed", job_id, rec.processID)  # traceback to logs only
-        shutil.rmtree(staging, ignore_errors=True)
+        lock.check()  # an error from losing the database (and the lock): not the job's to fail
+        log.exception("job %s (%s) failed", job_id, process_id)  # traceback to logs only
         return store.update(job_id, only_if={"running"}, status="failed", message="failed",
                             error=_short_error(exc), finished=_now()).status
-    return store.complete(job_id, staging, manifest).status
+    lock.check()
+    return store.complete(job_id, staging, manifest, lock).status
 
 
 class JobRunner:

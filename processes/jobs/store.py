@@ -163,8 +163,9 @@ class JobStore(Retention):
         staging.mkdir()
         return staging
 
-    def complete(self, job_id: str, staging: Path, manifest: dict[str, Any]) -> JobRecord:
-        """Publish staging as results/ and mark successful, unless dismissed meanwhile."""
+    def complete(self, job_id: str, staging: Path, manifest: dict[str, Any], lock: RunLock) -> JobRecord:
+        """Publish staging as results/ and mark successful, unless dismissed meanwhile (`lock`, the
+        run lock, is a flock: held as long as this process lives)."""
         with self._locked(job_id) as d:
             rec = self._read(d)
             if rec.status != "running":

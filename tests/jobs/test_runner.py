@@ -33,7 +33,7 @@ def test_job_runs_in_worker_and_succeeds(store: JobStore, pool: Executor) -> Non
     assert rec.results["out"] == {"file": "result.txt", "mediaType": "text/plain"}
     assert rec.results["meta"]["value"]["pid"] != os.getpid()  # ran in a worker process
     assert store.result_path(job_id, "result.txt").read_text() == "hello"
-    assert not (store.root / job_id / "staging").exists()
+    assert not list((store.root / job_id).glob("staging*"))
 
 
 def test_job_runs_on_dask_cluster(store: JobStore) -> None:
@@ -78,7 +78,7 @@ def test_dismiss_running_job_stops_it(store: JobStore, pool: Executor, tmp_path:
     assert fut.result(timeout=10) == "dismissed"  # stopped cooperatively, well before 20 s
     rec = store.get(job_id)
     assert rec.status == "dismissed" and rec.results is None
-    assert not (store.root / job_id / "results").exists() and not (store.root / job_id / "staging").exists()
+    assert not (store.root / job_id / "results").exists() and not list((store.root / job_id).glob("staging*"))
 
 
 def test_restart_resumes_job_left_running(store: JobStore, pool: Executor, another) -> None:

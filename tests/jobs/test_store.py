@@ -1,5 +1,5 @@
-"""The job store contract, against both stores: records, requests, ids and result paths, dismissal,
-listing, purge, results read back elsewhere, expiry."""
+"""The job store contract, against both stores: records, requests, ids and result paths, the run
+lock, dismissal, listing, purge, results read back elsewhere, expiry."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from processes.engine.executor import make_executor
-from processes.jobs import JobNotFound, JobRunner, JobStore, PgJobStore, ResultNotFound
+from processes.jobs import JobNotFound, JobRunner, JobStore, LockLost, PgJobStore, ResultNotFound
 
 from .util import W, finished, raw_record
 
@@ -141,3 +141,18 @@ def test_expired_results_cached_elsewhere_are_not_served(store: JobStore, anothe
         elsewhere.result_path(job_id, "result.txt")
     assert elsewhere.expire(timedelta(0)) == []
     assert not cached.exists()
+
+
+def test_run_lock_checks_out_while_held(store: JobStore, another) -> None:
+    """RunLock.check() of a held lock returns (a flock can never be lost while its holder lives; a
+    healthy PostgreSQL session keeps its lock), the lock stays exclusive, and a released lock is lost."""
+    job_id = store.create("p", {}).jobID
+    lock = store.try_run_lock(job_id)
+    for _ in range(3):
+        lock.check()
+        assert store.try_run_lock(job_id) is None and another(store).try_run_lock(job_id) is None
+    lock.release()
+    with pytest.raises(LockLost):
+        lock.check()
+    with store.try_run_lock(job_id) as again:  # free once released
+        again.check()

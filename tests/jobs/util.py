@@ -69,3 +69,14 @@ def finished(store: JobStore, texts: list[str]) -> list[str]:
         ids.append(store.create("echo", {"text": text}).jobID)
         assert JobRunner(store, make_executor("inline"), W + "write_text").start(ids[-1]).result() == "successful"
     return ids
+
+
+def lock_holder(dsn: str, job_id: str) -> int | None:
+    """The backend pid of the session holding the job's run lock (None: free)."""
+    from processes.database import LOCK_CLASS
+
+    with psycopg.connect(dsn) as c:
+        row = c.execute("SELECT l.pid FROM pg_locks l JOIN geodeferred_jobs j ON l.objid = j.lock_key::oid "
+                        "WHERE j.job_id = %s AND l.locktype = 'advisory' AND l.classid = %s::oid "
+                        "AND l.objsubid = 2 AND l.granted", (job_id, LOCK_CLASS)).fetchone()
+    return None if row is None else row[0]
