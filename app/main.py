@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        tune_allocator()  # tiles' arrays stay on the heap, as in the executors' workers
+        tune_allocator()  # a pinned allocator (MALLOC_* set for the service) keeps tile arrays on the heap
         services = build_services(settings)
         app.state.services = services
         resumed = services.runner.recover()

@@ -125,3 +125,25 @@ def test_yaml_files_lint_clean():
     for f in [*DEPLOY.rglob("*.yaml")]:
         problems = list(linter.run(f.read_text(), YAMLLINT))
         assert not problems, (f, problems)
+
+
+def test_the_images_dask_config_leaves_the_allocator_unpinned():
+    """deploy/dask.yaml (the image's /etc/dask/) over dask's defaults: the nannies start their
+    workers without MALLOC_TRIM_THRESHOLD_ (see processes/engine/executor.py)."""
+    import copy
+
+    import dask.config
+    import distributed  # noqa: F401 - its defaults in dask's config
+    from distributed.nanny import _get_env_variables
+
+    assert dask.config.get("distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_") is not None  # the pin
+    saved = copy.deepcopy(dask.config.config)
+    image = dask.config.update(copy.deepcopy(saved), dask.config.collect([str(DEPLOY / "dask.yaml")], env={}))
+    try:
+        dask.config.config.clear()
+        dask.config.config.update(image)
+        env = _get_env_variables("distributed.nanny.pre-spawn-environ")
+    finally:
+        dask.config.config.clear()
+        dask.config.config.update(saved)
+    assert "MALLOC_TRIM_THRESHOLD_" not in env and env.get("OMP_NUM_THREADS") == "1", env

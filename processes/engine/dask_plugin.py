@@ -1,6 +1,7 @@
 """The dask worker plugin the executor registers on every worker of its cluster (also on workers
-that join later): the allocator tuned as in the local pool's workers. Its own module because it
-subclasses distributed's plugin class, and the executor keeps dask a lazy import."""
+that join later): a worker whose allocator thresholds its nanny pinned gets ones that keep chunk
+arrays on the heap (see executor.tune_allocator). Its own module because it subclasses
+distributed's plugin class, and the executor keeps dask a lazy import."""
 from __future__ import annotations
 
 from distributed.diagnostics.plugin import WorkerPlugin

@@ -30,8 +30,9 @@ def always_die(folder: str) -> int:
 
 
 def chunk_array_is_mmapped(_: object = None) -> bool:
-    """Whether allocating a 4 MiB array (a 1024 px float32 chunk band) here gets fresh mmap'ed
-    pages from glibc (slow: page faults on every use) rather than heap memory."""
+    """Whether allocating a 4 MiB array (a 1024 px float32 chunk band) here, after one such array
+    was allocated and freed (as chunk after chunk does), gets fresh mmap'ed pages from glibc (slow:
+    page faults on every use) rather than heap memory."""
     import ctypes
 
     import numpy as np
@@ -43,6 +44,8 @@ def chunk_array_is_mmapped(_: object = None) -> bool:
 
     mallinfo2 = ctypes.CDLL(None).mallinfo2
     mallinfo2.restype = Mallinfo2
+    previous = np.ones(1 << 20, np.float32)  # the previous chunk's array, freed
+    del previous
     before = mallinfo2().hblkhd
     a = np.ones(1 << 20, np.float32)
     mmapped = mallinfo2().hblkhd - before >= a.nbytes

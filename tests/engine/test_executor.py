@@ -94,15 +94,23 @@ def test_runs_in_other_processes_unless_inline(executor: tuple[str, Executor]) -
 def test_workers_keep_chunk_arrays_on_the_heap(executor: tuple[str, Executor]) -> None:
     """dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which pins glibc's mmap
     threshold at 128 KiB: every chunk array then costs page faults (3x the CPU of a chunk). The
-    executors' workers tune the allocator; a process started the same way without it mmaps."""
+    executors' workers keep them on the heap: the dask workers the executor starts are not pinned,
+    and a pinned process that tune_allocator (the dask worker plugin) ran in is repaired; the same
+    pinned process without it mmaps every chunk array."""
     spec, ex = executor
     if spec == "inline":
         pytest.skip("the calling process's allocator is the caller's business")
     assert ex.submit(chunk_work.chunk_array_is_mmapped, None).result(timeout=60) is False
-    untuned = subprocess.run(
-        [sys.executable, "-c", "from tests.engine import chunk_work; print(chunk_work.chunk_array_is_mmapped())"],
-        env=os.environ | {"MALLOC_TRIM_THRESHOLD_": "65536"}, capture_output=True, text=True, timeout=60)
+    if spec.startswith("dask"):
+        pins = ex._get_client().run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+        assert set(pins.values()) == {None}, pins
+    pinned = os.environ | {"MALLOC_TRIM_THRESHOLD_": "65536"}
+    probe = "from tests.engine import chunk_work; print(chunk_work.chunk_array_is_mmapped())"
+    untuned = subprocess.run([sys.executable, "-c", probe], env=pinned, capture_output=True, text=True, timeout=60)
     assert untuned.stdout.strip() == "True", untuned.stderr
+    tuned = subprocess.run([sys.executable, "-c", "from processes.engine.executor import tune_allocator; "
+                            "assert tune_allocator(); " + probe], env=pinned, capture_output=True, text=True, timeout=60)
+    assert tuned.stdout.strip() == "False", tuned.stderr
 
 
 def test_process_pool_recovers_from_killed_worker() -> None:
