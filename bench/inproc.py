@@ -187,17 +187,18 @@ def titiler_ndvi(cog: Path, tiles: list[Tile], expression: str, resampling: str)
 
 def region_throughput(svc, cid: str, side: int | None, repeats: int, chunk: int | None = None,
                       specs: tuple[str, ...] = ("process:1", "process:2", "process:4",
-                                                "dask-local:1", "dask-local:2", "dask-local:4")) -> dict:
+                                                "dask:1", "dask:2", "dask:4")) -> dict:
     """Pixels/s of the 3-node graph over a side x side region (None: the whole globe) at the DEM's
     native resolution, its chunks (default: the service's REGION_CHUNK) fanned out by the engine's
-    region entry point (region_parts) to each executor: local process pools and dask LocalClusters
-    of 1, 2 and 4 single-threaded workers (started and warmed before timing). The chunks are
-    consumed as they stream in, as a writer would."""
+    region entry point (region_parts) to each executor: local process pools and dask clusters (a
+    scheduler process and 1, 2, 4 single-threaded worker processes; bench.executors), started and
+    warmed before timing. The chunks are consumed as they stream in, as a writer would."""
     from app.settings import Settings
-    from processes.engine.executor import make_executor
     from processes.engine.graph import parse_process
     from processes.engine.grid import Grid
     from processes.engine.region import region_parts
+
+    from .executors import executor
 
     chunk = chunk or Settings().region_chunk
     res = svc.catalog.rasters[cid].resolution
@@ -214,9 +215,8 @@ def region_throughput(svc, cid: str, side: int | None, repeats: int, chunk: int 
     out: dict = {"collection": cid, "region_px": [side_w, side_h], "bounds": list(grid.bounds), "chunk_size": chunk,
                  "graph": "slope(hillshade(dem))", "specs": list(specs)}
     for spec in specs:
-        ex = make_executor(spec)
         runs = []
-        try:
+        with executor(spec) as ex:
             for _ in region_parts([node], grid, lookup, ex, chunk=chunk):
                 pass  # warm, one whole run: workers started, sources opened, the OS page cache filled
             pool = psutil.Process().children(recursive=True)
@@ -230,15 +230,13 @@ def region_throughput(svc, cid: str, side: int | None, repeats: int, chunk: int 
                 kids = _cpu(pool) - k0
                 runs.append({"wall_s": round(m.wall, 3), "parent_cpu_s": round(m.cpu, 3), "pool_cpu_s": round(kids, 3),
                              "other_cores": round(m.other_cores(m.cpu + kids), 2), "quiet": q})
-        finally:
-            ex.shutdown()
         best = min(runs, key=lambda x: x["wall_s"])
         out[spec] = {"runs": runs, "best_s": best["wall_s"], "mpx_per_s": side_w * side_h / best["wall_s"] / 1e6,
                      "other_cores_best": best["other_cores"], "valid_fraction": round(valid / side_w / side_h, 4)}
     mpx = {s: out[s]["mpx_per_s"] for s in specs}
     out["speedup"] = mpx["process:2"] / mpx["process:1"]
-    out["dask_speedup"] = mpx["dask-local:2"] / mpx["dask-local:1"]
-    out["pool_over_dask"] = {n: mpx[f"process:{n}"] / mpx[f"dask-local:{n}"] for n in (1, 2, 4)}
+    out["dask_speedup"] = mpx["dask:2"] / mpx["dask:1"]
+    out["pool_over_dask"] = {n: mpx[f"process:{n}"] / mpx[f"dask:{n}"] for n in (1, 2, 4)}
     return out
 
 

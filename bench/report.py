@@ -67,7 +67,7 @@ def region_table(reg: dict) -> str:
         flag = "!" if r["other_cores_best"] > DISTURBED else ""
         out.append(f"{spec:<12}{r['best_s']:>8.2f}{r['mpx_per_s']:>8.2f}{r['other_cores_best']:>6.2f}{flag:1}  {runs}")
     out.append(f"speed-up process:2 / process:1: {reg['speedup']:.2f}x (2 cores: ideal 2.00x); "
-               f"dask-local:2 / dask-local:1: {reg['dask_speedup']:.2f}x")
+               f"dask:2 / dask:1: {reg['dask_speedup']:.2f}x")
     out.append("local pool / dask, same workers: " + ", ".join(f"{n}: {v:.2f}x" for n, v in reg["pool_over_dask"].items()))
     return "\n".join(out)
 

@@ -113,6 +113,27 @@ def test_workers_keep_chunk_arrays_on_the_heap(executor: tuple[str, Executor]) -
     assert tuned.stdout.strip() == "False", tuned.stderr
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux pipes")
+def test_process_pool_results_come_back_through_a_wide_pipe() -> None:
+    """A region chunk's 5 MB result crosses a 1 MiB pipe, not the default 64 KiB one in which the
+    worker and the parent move in lockstep (this checks the stdlib pool still has the queue that
+    executor._widen_result_pipe widens)."""
+    import fcntl
+
+    from processes.engine.executor import RESULT_PIPE
+
+    limit = int(open("/proc/sys/fs/pipe-max-size").read())
+    if limit < RESULT_PIPE:
+        pytest.skip(f"this system allows pipes of {limit} bytes only")
+    ex = ProcessExecutor(1)
+    try:
+        assert ex.submit(operator.add, 2, 3).result(timeout=30) == 5
+        reader = ex._get_pool()._result_queue._reader
+        assert fcntl.fcntl(reader.fileno(), fcntl.F_GETPIPE_SZ) >= RESULT_PIPE
+    finally:
+        ex.shutdown()
+
+
 def test_process_pool_recovers_from_killed_worker() -> None:
     ex = ProcessExecutor(1)
     try:
