@@ -15,7 +15,8 @@ from starlette.middleware.cors import CORSMiddleware
 
 from demodata import build_demo_data, expected_paths
 from processes.deployed import open_deployed_store
-from processes.engine.executor import make_executor, tune_allocator
+from processes.engine.allocator import tune_allocator
+from processes.engine.executor import make_executor
 from processes.graphs import open_graph_store
 from processes.jobs import JobRunner, open_job_store
 from processes.models import AnyModelStore, install, open_model_store as open_models

@@ -129,7 +129,7 @@ def test_yaml_files_lint_clean():
 
 def test_the_images_dask_config_leaves_the_allocator_unpinned():
     """deploy/dask.yaml (the image's /etc/dask/) over dask's defaults: the nannies start their
-    workers without MALLOC_TRIM_THRESHOLD_ (see processes/engine/executor.py)."""
+    workers without MALLOC_TRIM_THRESHOLD_ (see processes/engine/allocator.py)."""
     import copy
 
     import dask.config

@@ -108,7 +108,7 @@ def test_workers_keep_chunk_arrays_on_the_heap(executor: tuple[str, Executor]) -
     probe = "from tests.engine import chunk_work; print(chunk_work.chunk_array_is_mmapped())"
     untuned = subprocess.run([sys.executable, "-c", probe], env=pinned, capture_output=True, text=True, timeout=60)
     assert untuned.stdout.strip() == "True", untuned.stderr
-    tuned = subprocess.run([sys.executable, "-c", "from processes.engine.executor import tune_allocator; "
+    tuned = subprocess.run([sys.executable, "-c", "from processes.engine.allocator import tune_allocator; "
                             "assert tune_allocator(); " + probe], env=pinned, capture_output=True, text=True, timeout=60)
     assert tuned.stdout.strip() == "False", tuned.stderr
 
