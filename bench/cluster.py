@@ -1,6 +1,6 @@
 """`python -m bench.cluster [--quick]`: scaling beyond one web worker, one bounded run.
 
-- region: throughput (Mpx/s) of slope(hillshade(dem)) over one region with 1, 2 and 4 workers of a
+- region: throughput (Mpx/s) of a job writing slope(hillshade(dem)) over one region to its GeoTIFF, with 1, 2 and 4 workers of a
   local process pool and of a dask cluster (LocalCluster of single-threaded worker processes);
 - load: 16 keep-alive clients for a bounded time against 1 and 2 replicas (separate gunicorn
   masters, one web worker each) behind a real nginx sharing a real redis-server tile cache:

@@ -58,8 +58,8 @@ def stage_table(title: str, stages: dict[str, dict[str, dict]], cols: list[str])
 def region_table(reg: dict) -> str:
     w, h = reg["region_px"]
     out = [f"region {w}x{h} px of {reg['collection']} (EPSG:4326, native resolution), {reg['graph']}, "
-           f"chunks {reg['chunk_size']} px",
-           f"{'executor':<12}{'best s':>8}{'Mpx/s':>8}{'other':>7}   runs: wall s (parent CPU s + pool CPU s, other cores)"]
+           f"chunks {reg['chunk_size']} px, written to {reg.get('output', 'memory')}",
+           f"{'executor':<12}{'best s':>8}{'Mpx/s':>8}{'other':>7}   runs: wall s (coordinator CPU s + workers' CPU s, other cores)"]
     for spec in reg.get("specs", ("process:1", "process:2")):
         r = reg[spec]
         runs = ", ".join(f"{x['wall_s']:.2f} ({x['parent_cpu_s']:.2f}+{x['pool_cpu_s']:.2f}, {x['other_cores']:.2f})"

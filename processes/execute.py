@@ -202,8 +202,10 @@ def produce(node: Node, region: Region | None, wanted: Sequence[str], lookup: Ca
     if region is None:
         raise GraphError("a bbox is required to compute this output", "bbox")
     grid = region.grid()
-    parts = region_parts([node], grid, lookup, executor, chunk=chunk, max_pixels=max_pixels, progress=progress)
-    return outputs.write(parts, grid, bands_of(node, lookup), wanted, dest)
+    chunk, encode = outputs.encoder(grid, chunk, wanted)  # the workers compress their own chunks
+    parts = region_parts([node], grid, lookup, executor, chunk=chunk, max_pixels=max_pixels, progress=progress,
+                         then=encode)
+    return outputs.write(parts, grid, bands_of(node, lookup), wanted, dest, chunk)
 
 
 def produce_bytes(node: Node, region: Region | None, wanted: Sequence[str], lookup: Callable[[str], Source],

@@ -1,10 +1,15 @@
-"""Encode an evaluated region as it streams in: a tiled GeoTIFF written window by window, and
-JSON statistics per band. Memory holds one chunk at a time, whatever the region's size."""
+"""Encode an evaluated region as it streams in: a tiled GeoTIFF and JSON statistics per band.
+
+Each chunk is encoded where it was evaluated (`encode`, run in the executor's worker: the GeoTIFF
+tiles compressed, the statistics' moments summed), so the job's coordinator only appends tiles to
+the file (`write`) and merges moments; memory holds a few chunks, whatever the region's size."""
 from __future__ import annotations
 
+import functools
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import rasterio
@@ -12,6 +17,7 @@ from rasterio.enums import ColorInterp
 from rasterio.io import MemoryFile
 from rasterio.windows import Window
 
+from . import geotiff
 from .engine.grid import Grid
 from .engine.region import Part, chunks
 from .statistics import Moments
@@ -24,37 +30,54 @@ NODATA = float("nan")  # what GDAL, QGIS and numpy all read as missing, even whe
 GEOTIFF = "image/tiff; application=geotiff"
 MEDIA_TYPES = {"result": GEOTIFF, "statistics": "application/json"}
 FILES = {"result": "result.tif", "statistics": "statistics.json"}
-_BLOCK = 256
 
 
-def _profile(grid: Grid, count: int) -> dict:
-    tiled = grid.width >= _BLOCK and grid.height >= _BLOCK
-    profile = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": count, "dtype": "float32",
-               "crs": grid.crs, "transform": grid.transform, "nodata": NODATA, "compress": "deflate", "predictor": 3,
-               "tiled": tiled, "BIGTIFF": "IF_SAFER"}
-    if tiled:
-        profile |= {"blockxsize": _BLOCK, "blockysize": _BLOCK}
-    return profile
+@dataclass(frozen=True)
+class Encoded:
+    """A chunk as the output holds it: its compressed GeoTIFF tiles and its moments (if wanted)."""
+
+    col_off: int
+    row_off: int
+    width: int
+    blob: bytes
+    spans: geotiff.Spans
+    moments: Moments | None
 
 
-def write(parts: Iterable[Part], grid: Grid, band_names: tuple[str, ...], wanted: Iterable[str],
-          dest: Path) -> dict[str, dict[str, str]]:
-    """Write the wanted outputs of a one-root region into `dest`; returns the results manifest
-    ({name: {"file", "mediaType"}}). Invalid pixels carry the nodata value."""
+def encode(block: int, statistics: bool, part: Part) -> Encoded:
+    """In the worker: a one-root chunk's tiles (invalid pixels as nodata) and moments."""
+    (r,) = part.rasters
+    blob, spans = geotiff.encode_tiles(np.where(r.mask[None], r.data, np.float32(NODATA)).astype(np.float32), block)
+    return Encoded(part.col_off, part.row_off, r.mask.shape[1], blob, spans, Moments.of(r) if statistics else None)
+
+
+def encoder(grid: Grid, chunk: int, wanted: Iterable[str]) -> tuple[int, Callable[[Part], Encoded]]:
+    """The chunk side to evaluate in (tile-aligned) and the worker-side encoder for `write`."""
+    chunk = geotiff.aligned_chunk(chunk)
+    return chunk, functools.partial(encode, geotiff.block_for(chunk, grid.width, grid.height), "statistics" in wanted)
+
+
+def write(parts: Iterable[Encoded], grid: Grid, band_names: tuple[str, ...], wanted: Iterable[str],
+          dest: Path, chunk: int) -> dict[str, dict[str, str]]:
+    """Write the wanted outputs of a one-root region, encoded by `encoder(grid, chunk, wanted)`,
+    into `dest`; returns the results manifest ({name: {"file", "mediaType"}}). Invalid pixels
+    carry the nodata value."""
     wanted = set(wanted)
     tif = dest / FILES["result"]
     moments = Moments(band_names) if "statistics" in wanted else None
-    with rasterio.open(tif, "w", **_profile(grid, len(band_names))) as ds:
+    creation = geotiff.profile(grid.width, grid.height, len(band_names), geotiff.block_for(chunk, grid.width, grid.height),
+                               crs=grid.crs, transform=grid.transform, nodata=NODATA)
+
+    def describe(ds) -> None:
         for i, name in enumerate(band_names, 1):
             ds.set_band_description(i, name)
         ds.colorinterp = colour_interpretation(band_names)
+
+    with geotiff.TileWriter(tif, creation, describe) as out:
         for part in parts:
-            (r,) = part.rasters
-            h, w = r.mask.shape
-            ds.write(np.where(r.mask[None], r.data, np.float32(NODATA)).astype(np.float32),
-                     window=Window(part.col_off, part.row_off, w, h))
+            out.put(part.col_off, part.row_off, part.width, part.blob, part.spans)
             if moments is not None:
-                moments.add(r)
+                moments.merge(part.moments)
     manifest = {}
     if moments is not None:
         stats = moments.result(lambda: _valid_values(tif))
@@ -94,4 +117,4 @@ def read_geotiff_bytes(data: bytes) -> tuple[np.ndarray, dict]:
                                         "colorinterp": ds.colorinterp}
 
 
-__all__ = ["write", "read_geotiff_bytes", "GEOTIFF", "MEDIA_TYPES", "FILES"]
+__all__ = ["encoder", "encode", "write", "read_geotiff_bytes", "GEOTIFF", "MEDIA_TYPES", "FILES"]

@@ -30,19 +30,35 @@ class Moments:
         self.min, self.max = np.full(k, np.inf), np.full(k, -np.inf)
 
     def add(self, r: Raster) -> None:
-        self.total += int(r.mask.size)
+        """A chunk's values, merged in."""
+        self.merge(Moments.of(r))
+
+    @classmethod
+    def of(cls, r: Raster) -> "Moments":
+        """One chunk's moments (where it was evaluated: a worker sends these, not its pixels)."""
+        m = cls(r.band_names)
+        m.total = int(r.mask.size)
         for b, band in enumerate(r.data):
             vals = band[r.mask].astype(np.float64)
-            if vals.size == 0:
+            if vals.size:
+                m.n[b], m.mean[b] = vals.size, vals.mean()
+                m.m2[b] = ((vals - m.mean[b]) ** 2).sum()
+                m.min[b], m.max[b] = vals.min(), vals.max()
+        return m
+
+    def merge(self, other: "Moments") -> None:
+        """Another chunk's moments, merged in (Chan et al.)."""
+        self.total += other.total
+        for b in range(len(self.band_names)):
+            n_b = other.n[b]
+            if n_b == 0:
                 continue
-            n, mean = vals.size, float(vals.mean())
-            m2 = float(((vals - mean) ** 2).sum())
-            na = self.n[b]
-            delta = mean - self.mean[b]
-            self.n[b] = na + n
-            self.mean[b] += delta * n / self.n[b]
-            self.m2[b] += m2 + delta * delta * na * n / self.n[b]
-            self.min[b], self.max[b] = min(self.min[b], vals.min()), max(self.max[b], vals.max())
+            n_a = self.n[b]
+            delta = other.mean[b] - self.mean[b]
+            self.n[b] = n_a + n_b
+            self.mean[b] += delta * n_b / self.n[b]
+            self.m2[b] += other.m2[b] + delta * delta * n_a * n_b / self.n[b]
+            self.min[b], self.max[b] = min(self.min[b], other.min[b]), max(self.max[b], other.max[b])
 
     def result(self, blocks: Blocks) -> dict[str, Any]:
         """The statistics document; `blocks` gives the values again for the percentiles."""

@@ -4,15 +4,17 @@ A region is split into chunks, each evaluated with the tile machinery (each read
 so the merged region is identical to a one-piece evaluation. A grid that fits in one chunk (a
 tile) is evaluated in the calling thread; larger ones fan their chunks out as separate tasks of
 the executor (a process pool, a dask.distributed cluster). `region_parts` streams the evaluated
-chunks in order as they finish, so writers put each into the output file and drop it: memory
-holds a few chunks, not the region. The pixel budget is checked here, once, before any work.
+chunks in order as they finish (or what a finishing step made of each in its worker: a writer's
+compressed tiles), so writers put each into the output file and drop it: memory holds a few
+chunks, not the region. The pixel budget is checked here, once, before any work.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -83,9 +85,10 @@ def chunks(grid: Grid, size: int) -> list[tuple[int, int, int, int]]:
     return out
 
 
-def evaluate_chunk(chunk: Chunk) -> Part:
+def evaluate_chunk(chunk: Chunk, then: Callable[[Part], Any] | None = None) -> Any:
     """Module-level so process pools and dask can run it."""
-    return Part(chunk.col_off, chunk.row_off, evaluate(list(chunk.roots), chunk.grid, chunk.collections.__getitem__))
+    part = Part(chunk.col_off, chunk.row_off, evaluate(list(chunk.roots), chunk.grid, chunk.collections.__getitem__))
+    return part if then is None else then(part)
 
 
 def check_budget(roots: Sequence[Node], grid: Grid, max_pixels: int, lookup: Lookup | None = None) -> int:
@@ -107,29 +110,45 @@ def check_budget(roots: Sequence[Node], grid: Grid, max_pixels: int, lookup: Loo
     return total
 
 
-def task_key(roots: Sequence[Node], grid: Grid, collections: Mapping[str, Source], size: int) -> str:
-    """Equal graph, data versions, grid and chunking -> equal task names."""
+def task_key(roots: Sequence[Node], grid: Grid, collections: Mapping[str, Source], size: int,
+             then: Callable[[Part], Any] | None = None) -> str:
+    """Equal graph, data versions, grid, chunking and finishing step -> equal task names."""
     ident = {"graph": [canonical(r) for r in roots], "versions": {c: v.version for c, v in sorted(collections.items())},
-             "grid": [grid.crs, list(grid.transform)[:6], grid.width, grid.height], "chunk": size}
+             "grid": [grid.crs, list(grid.transform)[:6], grid.width, grid.height], "chunk": size,
+             "then": _describe(then)}
     return "region-" + hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _describe(fn: Callable | None) -> str | None:
+    """A function (or a partial of one) by name and arguments, the same in every process."""
+    if isinstance(fn, functools.partial):
+        return f"{_describe(fn.func)}{fn.args!r}{sorted(fn.keywords.items())!r}"
+    return None if fn is None else f"{fn.__module__}.{fn.__qualname__}"
 
 
 def region_parts(roots: Sequence[Node], grid: Grid, lookup: Lookup, executor: Executor | None = None, *,
                  chunk: int = 1024, max_pixels: int | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> Iterator[Part]:
-    """The evaluated chunks of the region, in row-major order, as they finish."""
+                 progress: Callable[[int, int], None] | None = None,
+                 then: Callable[[Part], Any] | None = None) -> Iterator[Any]:
+    """The evaluated chunks of the region, in row-major order, as they finish.
+
+    `then` (module-level, or a partial of one) runs on each chunk where it was evaluated, and its
+    result is yielded instead of the Part: a writer encodes each chunk in its worker, so the
+    coordinator only stores what arrives."""
     if max_pixels is not None:
         check_budget(roots, grid, max_pixels, lookup)
     windows = chunks(grid, chunk)
     if executor is None or len(windows) == 1:  # a tile, or no executor: here, one chunk at a time
         for i, (c, r, w, h) in enumerate(windows, 1):
-            yield Part(c, r, evaluate(list(roots), grid.window(c, r, w, h), lookup))
+            part = Part(c, r, evaluate(list(roots), grid.window(c, r, w, h), lookup))
+            yield part if then is None else then(part)
             if progress is not None:
                 progress(i, len(windows))
         return
     colls = {c: lookup(c) for c in sorted(set().union(*(collections_of(r) for r in roots)))}
     parts = [Chunk(tuple(roots), grid.window(c, r, w, h), colls, c, r) for c, r, w, h in windows]
-    yield from fan_out(executor, evaluate_chunk, parts, key=task_key(roots, grid, colls, chunk), progress=progress)
+    task = evaluate_chunk if then is None else functools.partial(evaluate_chunk, then=then)
+    yield from fan_out(executor, task, parts, key=task_key(roots, grid, colls, chunk, then), progress=progress)
 
 
 def evaluate_region(roots: Sequence[Node], grid: Grid, lookup: Lookup, executor: Executor | None = None, *,

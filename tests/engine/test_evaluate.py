@@ -70,6 +70,27 @@ def test_region_chunks_in_processes_equal_one_piece(dem):
     np.testing.assert_allclose(merged.data, whole.data, atol=1e-4)
 
 
+def test_a_finishing_step_runs_in_the_worker_that_evaluated_the_chunk(dem):
+    """What a writer does with a chunk (compress it) happens where the chunk was computed: the
+    coordinator receives the step's result, in region order."""
+    import os
+
+    from processes.engine.region import chunks, region_parts
+
+    from .chunk_work import where_and_what
+
+    node, grid = chain(dem), block_grid(5, 14, 10, 3, 2)
+    whole = evaluate([node], grid, {"dem": dem}.__getitem__)[0]
+    ex = make_executor("process:2")
+    try:
+        got = list(region_parts([node], grid, {"dem": dem}.__getitem__, ex, chunk=256, then=where_and_what))
+    finally:
+        ex.shutdown()
+    assert [(c, r) for _, c, r, _ in got] == [(c, r) for c, r, _, _ in chunks(grid, 256)]
+    assert os.getpid() not in {pid for pid, *_ in got}
+    assert sum(s for *_, s in got) == pytest.approx(float(whole.data[0][whole.mask].astype(np.float64).sum()), rel=1e-6)
+
+
 def test_overview_level_follows_zoom(dem_path):
     info = dataset_info(dem_path)
     assert len(info.levels) > 1
