@@ -218,6 +218,9 @@ def targets(rows: list[dict], ip: dict | None) -> list[dict]:
         v = ip["region"]["speedup"]
         out.append({"name": "region throughput speed-up process:2/process:1", "value": v,
                     "needs": ">= 1.8x", "met": v >= 1.8, "fmt": "{:.2f}x"})
+        v = ip["region"]["ceiling"]["speedup"]
+        out.append({"name": "  this machine's ceiling for it (same tasks, nothing sent back)", "value": v,
+                    "needs": "(info)", "met": None, "fmt": "{:.2f}x"})
         v = ip["region"]["pool_over_dask"][2]
         out.append({"name": "region throughput local pool / dask, 2 workers", "value": v,
                     "needs": "<= 1.3x", "met": v <= 1.3, "fmt": "{:.2f}x"})

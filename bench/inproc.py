@@ -6,6 +6,7 @@ Services the web workers build), split into stages; the baseline side runs titil
 """
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 import warnings
@@ -238,11 +239,51 @@ def region_throughput(svc, cid: str, side: int | None, repeats: int, chunk: int 
             best = min(runs, key=lambda x: x["wall_s"])
             out[spec] = {"runs": runs, "best_s": best["wall_s"], "mpx_per_s": side_w * side_h / best["wall_s"] / 1e6,
                          "other_cores_best": best["other_cores"]}
+    out["ceiling"] = _scaling_ceiling(node, region, lookup, chunk, repeats)
     mpx = {s: out[s]["mpx_per_s"] for s in specs}
     out["speedup"] = mpx["process:2"] / mpx["process:1"]
     out["dask_speedup"] = mpx["dask:2"] / mpx["dask:1"]
     out["pool_over_dask"] = {n: mpx[f"process:{n}"] / mpx[f"dask:{n}"] for n in (1, 2, 4)}
     return out
+
+
+def _encode_and_drop(task) -> None:
+    """A job's chunk task (evaluate, then compress into GeoTIFF tiles) with nothing sent back."""
+    from processes import outputs
+    from processes.engine.region import evaluate_chunk
+
+    chunk, block = task
+    evaluate_chunk(chunk, then=functools.partial(outputs.encode, block, False))
+
+
+def _scaling_ceiling(node, region, lookup, chunk: int, repeats: int) -> dict:
+    """What this machine's cores allow: the same chunk tasks in pools of 1 and 2 processes, every
+    worker dropping its result (no transfer, no coordinator, no file). process:2 / process:1 cannot
+    beat this ratio; on 2 vCPUs that share a host it is below 2."""
+    from processes import geotiff
+    from processes.engine.executor import ProcessExecutor
+    from processes.engine.graph import collections_of
+    from processes.engine.region import Chunk, chunks
+
+    grid = region.grid()
+    colls = {c: lookup(c) for c in sorted(collections_of(node))}
+    block = geotiff.block_for(chunk, grid.width, grid.height)
+    tasks = [(Chunk((node,), grid.window(c, r, w, h), colls, c, r), block) for c, r, w, h in chunks(grid, chunk)]
+    wall = {}
+    for n in (1, 2):
+        ex = ProcessExecutor(n)
+        try:
+            ex.map(_encode_and_drop, tasks)  # warm
+            runs = []
+            for _ in range(repeats):
+                quiet.wait_quiet()
+                t = time.perf_counter()
+                ex.map(_encode_and_drop, tasks)
+                runs.append(time.perf_counter() - t)
+            wall[n] = min(runs)
+        finally:
+            ex.shutdown()
+    return {"wall_s": {str(n): round(v, 3) for n, v in wall.items()}, "speedup": wall[1] / wall[2]}
 
 
 def _cpu(procs) -> float:

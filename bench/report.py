@@ -68,6 +68,11 @@ def region_table(reg: dict) -> str:
         out.append(f"{spec:<12}{r['best_s']:>8.2f}{r['mpx_per_s']:>8.2f}{r['other_cores_best']:>6.2f}{flag:1}  {runs}")
     out.append(f"speed-up process:2 / process:1: {reg['speedup']:.2f}x (2 cores: ideal 2.00x); "
                f"dask:2 / dask:1: {reg['dask_speedup']:.2f}x")
+    if "ceiling" in reg:
+        c = reg["ceiling"]
+        out.append(f"machine's ceiling, the same chunk tasks with no result sent back: 2 / 1 workers "
+                   f"{c['speedup']:.2f}x ({c['wall_s']['1']:.2f} s / {c['wall_s']['2']:.2f} s); "
+                   f"process:2 reaches {reg['speedup'] / c['speedup']:.0%} of it")
     out.append("local pool / dask, same workers: " + ", ".join(f"{n}: {v:.2f}x" for n, v in reg["pool_over_dask"].items()))
     return "\n".join(out)
 
