@@ -91,6 +91,19 @@ def evaluate_chunk(chunk: Chunk, then: Callable[[Part], Any] | None = None) -> A
     return part if then is None else then(part)
 
 
+def chunk_sources(need: Mapping[Node, int], grid: Grid, collections: Mapping[str, Source], *,
+                  any_date: bool = False) -> dict[str, Source]:
+    """The sources a chunk task carries: each narrowed to the items that its reads (every
+    collection node's grid with its halo, `need` from `margins`, and selection; `any_date`: any
+    datetime or filter) cover. A task of a years-long scene series then pickles a few items."""
+    reads: dict[str, list] = {c: [] for c in collections}
+    for node, m in need.items():
+        if isinstance(node, CollectionNode):
+            selection = (None, None) if any_date else (node.datetime, node.filter)
+            reads[node.collection].append((grid.expand(m), *selection))
+    return {c: src.narrowed(reads[c]) for c, src in collections.items()}
+
+
 def check_budget(roots: Sequence[Node], grid: Grid, max_pixels: int, lookup: Lookup | None = None) -> int:
     """Pixel evaluations the request needs (halos included; each band of each scene a source
     reads counts), refused before any work starts."""
@@ -146,7 +159,9 @@ def region_parts(roots: Sequence[Node], grid: Grid, lookup: Lookup, executor: Ex
                 progress(i, len(windows))
         return
     colls = {c: lookup(c) for c in sorted(set().union(*(collections_of(r) for r in roots)))}
-    parts = [Chunk(tuple(roots), grid.window(c, r, w, h), colls, c, r) for c, r, w, h in windows]
+    need = margins(roots)
+    parts = [Chunk(tuple(roots), g, chunk_sources(need, g, colls), c, r)
+             for c, r, w, h in windows for g in (grid.window(c, r, w, h),)]
     task = evaluate_chunk if then is None else functools.partial(evaluate_chunk, then=then)
     yield from fan_out(executor, task, parts, key=task_key(roots, grid, colls, chunk, then), progress=progress)
 

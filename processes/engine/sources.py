@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from typing import Any, Mapping, Protocol, runtime_checkable
+from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 from rasterio.warp import transform_bounds
@@ -135,6 +135,11 @@ class Source(Protocol):
 
     def to_dict(self) -> dict[str, Any]: ...
 
+    def narrowed(self, reads: Iterable[tuple[Grid, str | None, str | None]]) -> "Source":
+        """The source holding only what these reads (grid, datetime, filter) may touch, which reads
+        exactly as the whole source with each of them: what one chunk task carries to a worker."""
+        ...
+
 
 @lru_cache(maxsize=4096)
 def _wgs84_bounds(grid: Grid) -> tuple[float, float, float, float]:
@@ -192,6 +197,12 @@ class ItemSource:
 
     # -- selection -------------------------------------------------------------------------------
     def _selected(self, datetime: str | None, filter: str | None) -> np.ndarray:
+        if not (datetime or filter):
+            return np.ones(len(self.items), bool)
+        return self._selections(datetime, filter).copy()
+
+    @lru_cache(maxsize=64)  # per (source, datetime, filter): CQL2 on every item once, not per tile
+    def _selections(self, datetime: str | None, filter: str | None) -> np.ndarray:
         keep = np.ones(len(self.items), bool)
         if datetime:
             iv: Interval = parse_interval(datetime)
@@ -206,12 +217,25 @@ class ItemSource:
         keep = self._selected(datetime, filter)
         return tuple(i for i, k in zip(self.items, keep) if k)
 
-    def covering(self, grid: Grid, datetime: str | None = None, filter: str | None = None) -> tuple[Item, ...]:
-        """Selected items whose footprint intersects the grid, oldest first."""
+    def _covering(self, grid: Grid, datetime: str | None, filter: str | None) -> np.ndarray:
         w, s, e, n = _wgs84_bounds(grid)
         b = self._boxes
-        keep = self._selected(datetime, filter) & (b[:, 0] < e) & (b[:, 2] > w) & (b[:, 1] < n) & (b[:, 3] > s)
-        return tuple(i for i, k in zip(self.items, keep) if k)
+        return self._selected(datetime, filter) & (b[:, 0] < e) & (b[:, 2] > w) & (b[:, 1] < n) & (b[:, 3] > s)
+
+    def covering(self, grid: Grid, datetime: str | None = None, filter: str | None = None) -> tuple[Item, ...]:
+        """Selected items whose footprint intersects the grid, oldest first."""
+        return tuple(i for i, k in zip(self.items, self._covering(grid, datetime, filter)) if k)
+
+    def narrowed(self, reads: Iterable[tuple[Grid, str | None, str | None]]) -> "ItemSource":
+        """Only the items some read covers (a chunk of years of scenes carries the few that overlap
+        it, not the catalogue); every read's `covering` is unchanged, so are its pixels."""
+        keep = np.zeros(len(self.items), bool)
+        for grid, datetime, filter in reads:
+            keep |= self._covering(grid, datetime, filter)
+        if keep.all():
+            return self
+        keep[0] |= not keep.any()  # a source has an item; this one covers none of the reads either
+        return ItemSource(self.id, tuple(i for i, k in zip(self.items, keep) if k), self.version, self.cloud_mask)
 
     # -- reading ---------------------------------------------------------------------------------
     def read_series(self, grid: Grid, bands: tuple[str, ...] | None, datetime: str | None = None,

@@ -22,11 +22,12 @@ from affine import Affine
 from pyproj import Geod, Transformer
 
 from ..engine.errors import EngineError
-from ..engine.evaluate import evaluate
+from ..engine.evaluate import evaluate, margins
 from ..engine.executor import Executor
 from ..engine.fanout import fan_out
 from ..engine.graph import CollectionNode, Node, canonical, collections_of
 from ..engine.grid import Grid, crs_of
+from ..engine.region import chunk_sources
 from ..engine.reader import dataset_info
 from ..engine.sources import Source
 from .coverage import Rule, to_pixels, weights
@@ -174,6 +175,10 @@ def plan(features: Sequence[Mapping[str, Any]], spec: Spec, grid_source: str,
     on = (c1 > c0) & (r1 > r0)
     if not on.any():
         raise ZonalError(f"no feature intersects the extent of collection '{grid_source}'")
+    roots = list(spec.columns) if spec.columns is not None else [spec.value]
+    if spec.mask is not None:
+        roots.append(CollectionNode(spec.mask.collection, (spec.mask.band,)))
+    need = margins(roots)  # what run_chunk reads around its window, on any of the dates
     tasks = []
     for cr in range(int(r0[on].min()) // chunk * chunk, int(r1[on].max()), chunk):
         for cc in range(int(c0[on].min()) // chunk * chunk, int(c1[on].max()), chunk):
@@ -185,7 +190,8 @@ def plan(features: Sequence[Mapping[str, Any]], spec: Spec, grid_source: str,
             wc1, wr1 = min(cc + chunk, int(c1[inside].max())), min(cr + chunk, int(r1[inside].max()))
             win = grid.window(wc0, wr0, wc1 - wc0, wr1 - wr0)
             tasks.append(ChunkTask(win, grid.window(cc, cr, chunk, chunk), tuple(int(i) for i in inside),
-                                   tuple(shapely.to_wkb(geoms[i]) for i in inside), spec, dict(collections)))
+                                   tuple(shapely.to_wkb(geoms[i]) for i in inside), spec,
+                                   chunk_sources(need, win, collections, any_date=True)))
     return Plan(tuple(features), area_ha, np.asarray(full), tuple(tasks), spec, _key(tasks, spec, collections))
 
 

@@ -91,6 +91,49 @@ def test_a_finishing_step_runs_in_the_worker_that_evaluated_the_chunk(dem):
     assert sum(s for *_, s in got) == pytest.approx(float(whole.data[0][whole.mask].astype(np.float64).sum()), rel=1e-6)
 
 
+def test_chunk_tasks_carry_only_the_scenes_their_window_reads(utm_path, tmp_path):
+    """A region over a long scene series: each chunk task pickles the few items under its window
+    (halo included), and the region is the same as one piece."""
+    import pickle
+
+    from processes.engine.region import chunk_sources, chunks, region_parts
+    from processes.engine.evaluate import margins
+
+    tiles = [(600000 + 1000 * i, 4800000 + 1000 * j) for i in range(4) for j in range(4)]
+    items = tuple(Item(f"t{i}-{d}", (Asset(utm_path, ("elevation", "noise")),), f"2023-0{d}-01T00:00:00Z",
+                       tuple(transform_footprint(x, y))) for i, (x, y) in enumerate(tiles) for d in range(1, 10))
+    src = ItemSource("series", items, "v1")
+    node = parse_process("hillshade", {"data": {"collection": "series", "bands": ["elevation"], "datetime": "2023-03/2023-05"}},
+                         lambda c: src)
+    grid = Grid.from_bounds("EPSG:32631", (600000, 4800000, 604000, 4804000), 400, 400)
+    need = margins([node])
+    sizes = []
+    for c, r, w, h in chunks(grid, 100):
+        window = grid.window(c, r, w, h)
+        narrow = chunk_sources(need, window, {"series": src})["series"]
+        read = window.expand(need[node.input("data")])  # the collection's read: the window and its halo
+        assert set(narrow.items) == set(src.covering(read, "2023-03/2023-05"))
+        assert {i.datetime[:7] for i in narrow.items} == {"2023-03", "2023-04", "2023-05"}
+        sizes.append(len(pickle.dumps(narrow)))
+    assert sum(sizes) / len(sizes) < len(pickle.dumps(src)) / 4
+    whole = evaluate([node], grid, {"series": src}.__getitem__)[0]
+    ex = make_executor("process:2")
+    try:
+        parts = list(region_parts([node], grid, {"series": src}.__getitem__, ex, chunk=100))
+    finally:
+        ex.shutdown()
+    merged = np.block([[p.rasters[0].data[0] for p in parts[k:k + 4]] for k in range(0, 16, 4)])
+    np.testing.assert_allclose(merged, whole.data[0], atol=1e-5)
+    assert np.block([[p.rasters[0].mask for p in parts[k:k + 4]] for k in range(0, 16, 4)]).sum() == whole.mask.sum()
+
+
+def transform_footprint(x: float, y: float) -> tuple[float, float, float, float]:
+    """CRS84 bounds of a 1 km UTM 31N square."""
+    from rasterio.warp import transform_bounds
+
+    return transform_bounds("EPSG:32631", "OGC:CRS84", x, y, x + 1000, y + 1000)
+
+
 def test_overview_level_follows_zoom(dem_path):
     info = dataset_info(dem_path)
     assert len(info.levels) > 1

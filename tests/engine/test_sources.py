@@ -126,6 +126,30 @@ def test_only_intersecting_items_are_opened(s2):
     assert r.mask.any()
 
 
+def test_a_narrowed_source_holds_only_what_its_reads_cover_and_reads_the_same(s2):
+    """What a chunk task carries: the items its reads cover; each read gives the same pixels."""
+    from processes.engine.filters import canonical_filter
+
+    far = [Item(f"far{k}", (Asset("/nonexistent/far.tif", ("B04", "B08", "SCL")),), dt, (100.0, 10.0, 101.0, 11.0))
+           for k, dt in enumerate(DATES)]
+    src = mosaic_source("m", [s2, stac_source("far", tuple(far))])
+    clear = canonical_filter("eo:cloud_cover < 20")
+    reads = [(GRID.expand(2), "2023-06/2023-07", None), (GRID, None, clear)]
+    small = src.narrowed(reads)
+    assert sorted(i.id for i in small.items) == ["S2_2023-05-02", "S2_2023-06-11", "S2_2023-07-21"]
+    assert small.version == src.version and small.cloud_mask == src.cloud_mask
+    for grid, dt, f in reads:
+        assert small.covering(grid, dt, f) == src.covering(grid, dt, f)
+        a, b = small.read(grid, ("B04", "B08"), dt, f), src.read(grid, ("B04", "B08"), dt, f)
+        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a.mask, b.mask)
+    assert [i.id for i in src.narrowed([(GRID, None, None)]).items] == [i.id for i in s2.items]
+    assert src.narrowed([(GRID, None, None), (Grid.from_bounds("EPSG:4326", (100.2, 10.2, 100.4, 10.4), 8, 8),
+                                                None, None)]) is src  # everything covered: the source itself
+    nothing = src.narrowed([(GRID, "2020-01-01", None)])  # no item: one kept, which covers nothing either
+    assert len(nothing.items) == 1 and nothing.covering(GRID, "2020-01-01") == ()
+
+
 def test_mosaic_is_the_newest_clear_pixel(s2):
     r = s2.read(GRID, ("B04", "B08"))
     scenes = [_scene(k) for k in range(len(DATES))]
