@@ -120,19 +120,9 @@ def jobs_postgres(tmp_path_factory) -> Iterator[str]:
 def empty_jobs_db(jobs_postgres: str) -> str:
     """The DSN of the session's database, migrated and emptied for this test: jobs, stored workflow
     results, deployed processes and models (everything a PostgreSQL backend keeps)."""
-    import psycopg
+    from tests.servers.postgres import emptied
 
-    from processes.deployed.pg import migrate as deployed
-    from processes.graphs.pg import migrate as graphs
-    from processes.jobs.pg import migrate as jobs
-    from processes.models.pg import migrate as models
-
-    with psycopg.connect(jobs_postgres, autocommit=True) as c:
-        for migrate in (jobs, graphs, deployed, models):
-            migrate(c)
-        c.execute("SET lock_timeout = '20s'")
-        c.execute("TRUNCATE geodeferred_jobs, geodeferred_graphs, geodeferred_deployed, geodeferred_models CASCADE")
-    return jobs_postgres
+    return emptied(jobs_postgres)
 
 
 @pytest.fixture(params=["embedded", "postgresql"])

@@ -16,8 +16,7 @@ import pytest
 
 from processes.engine.executor import make_executor
 from processes.jobs import JobRunner, LockLost, PgJobStore, ResultNotFound, open_job_store, run_job
-from processes.jobs.pg import migrate
-from tests.servers.postgres import postgres_server, restart_postgres
+from tests.servers.postgres import emptied, postgres_server, restart_postgres
 
 from .util import W, finished, lock_holder, wait_file, wait_status
 
@@ -66,11 +65,8 @@ def restartable_server(tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture
 def restartable(restartable_server: str) -> str:
-    """Its DSN, the job store migrated and emptied for this test."""
-    with psycopg.connect(restartable_server, autocommit=True) as c:
-        migrate(c)
-        c.execute("TRUNCATE geodeferred_jobs CASCADE")
-    return restartable_server
+    """Its DSN, the stores migrated and emptied for this test."""
+    return emptied(restartable_server)
 
 
 @contextmanager

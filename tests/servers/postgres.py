@@ -121,3 +121,21 @@ def postgres_dsn(tmp_path: Path) -> Iterator[str]:
     """A fresh PostgreSQL per test (see `postgres_server`)."""
     with postgres_server(tmp_path) as dsn:
         yield dsn
+
+
+def emptied(dsn: str) -> str:
+    """The database migrated and emptied for one test: jobs, stored workflow results, deployed
+    processes and models (everything a PostgreSQL backend keeps); returns the DSN."""
+    import psycopg
+
+    from processes.deployed.pg import migrate as deployed
+    from processes.graphs.pg import migrate as graphs
+    from processes.jobs.pg import migrate as jobs
+    from processes.models.pg import migrate as models
+
+    with psycopg.connect(dsn, autocommit=True) as c:
+        for migrate in (jobs, graphs, deployed, models):
+            migrate(c)
+        c.execute("SET lock_timeout = '20s'")
+        c.execute("TRUNCATE geodeferred_jobs, geodeferred_graphs, geodeferred_deployed, geodeferred_models CASCADE")
+    return dsn
