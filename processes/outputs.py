@@ -47,7 +47,8 @@ class Encoded:
 def encode(block: int, statistics: bool, part: Part) -> Encoded:
     """In the worker: a one-root chunk's tiles (invalid pixels as nodata) and moments."""
     (r,) = part.rasters
-    blob, spans = geotiff.encode_tiles(np.where(r.mask[None], r.data, np.float32(NODATA)).astype(np.float32), block)
+    data = np.where(r.mask[None], r.data, np.float32(NODATA)).astype(np.float32, copy=False)  # float32 already: no copy
+    blob, spans = geotiff.encode_tiles(data, block)
     return Encoded(part.col_off, part.row_off, r.mask.shape[1], blob, spans, Moments.of(r) if statistics else None)
 
 
